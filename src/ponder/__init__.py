@@ -1,0 +1,1 @@
+"""ponder: test-time scaling for language models."""

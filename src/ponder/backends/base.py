@@ -1,0 +1,59 @@
+"""The Backend protocol: batched, prefix-sharing text generation.
+
+A backend turns rendered prompts (plain strings, the chat template already applied by ``render``) into
+completions. Every call takes a batch of prompts and returns, per prompt, a Generation holding ``n``
+completions plus what the prompt cost (tokens, and tokens reused from a cache). Step-wise generation is
+the same call with a prompt that extends an earlier one and ``stop=("\\n\\n",)``; backends reuse their
+cache for the shared part. Backends do not meter or enforce budgets: see ``ponder.budget``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ponder.types import Generation, Message, SamplingParams
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do. Strategies and scorers degrade gracefully where a flag is False."""
+
+    logprobs: bool = False
+    """Per-token logprobs of generated tokens."""
+    top_logprobs: int = 0
+    """How many alternatives per position it can return (0 = none)."""
+    native_n: bool = False
+    """Samples n completions per prompt in one request, sharing the prompt's processing."""
+    continuation: bool = True
+    """Accepts a raw prompt string and continues it (needed for step-wise search and budget forcing)."""
+    stop_strings: bool = True
+    """Honours stop strings."""
+    prefix_cache: bool = False
+    """Reuses processing of a prompt prefix seen before."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A text generator. Implementations: llamacpp (embedded), openai (HTTP), fake (scripted)."""
+
+    name: str
+    """Registry name of the backend kind, e.g. "llamacpp"."""
+    model: str
+    """The model identifier it serves."""
+    capabilities: Capabilities
+    n_params: int
+    """Parameter count of the model, for FLOPs estimates (0 when unknown)."""
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """Apply the model's chat template, ending with the assistant turn's opening."""
+        raise NotImplementedError  # protocol
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
+        """For each prompt, ``n`` completions; seeds derive from ``params.sample_seed(i)``."""
+        raise NotImplementedError  # protocol
+
+    def close(self) -> None:
+        """Release resources (model memory, connections). Safe to call twice."""
+        raise NotImplementedError  # protocol

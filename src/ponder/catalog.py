@@ -1,0 +1,66 @@
+"""The registries of ponder: every backend, task, scorer, candidate filter and strategy, by name.
+
+Entries are lazy ``"module:attr"`` strings, so an optional dependency is imported only when its entry is
+used. Factories take keyword options:
+- backends: ``Cls(model=None, **options)``
+- tasks: ``Cls(**options)``
+- scorers: ``Cls(backend: Metered, task: Task, **options)``
+- filters: ``Cls(backend: Metered, task: Task, **options)``
+- strategies: ``Cls(**options)`` (a dataclass; its fields are its parameters)
+
+``make_registries`` builds fresh registries from these tables (no module-level mutable state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.registry import Registry
+
+BACKENDS = {
+    "llamacpp": "ponder.backends.llamacpp:LlamaCppBackend",
+    "openai": "ponder.backends.openai:OpenAIBackend",
+    "fake": "ponder.backends.fake:FakeBackend",
+}
+TASKS = {
+    "math": "ponder.tasks.math_answer:MathAnswerTask",
+    "gsm_symbolic": "ponder.tasks.gsm_symbolic:GSMSymbolicTask",
+    "gsm8k": "ponder.tasks.gsm8k:GSM8KTask",
+    "jsonl": "ponder.tasks.jsonl:JsonlTask",
+}
+SCORERS = {
+    "judge": "ponder.scorers.judge:JudgeScorer",
+    "confidence": "ponder.scorers.confidence:ConfidenceScorer",
+    "rule": "ponder.scorers.rule:RuleScorer",
+}
+FILTERS = {
+    "blocklist": "ponder.guardrails:BlocklistFilter",
+    "callable": "ponder.guardrails:CallableFilter",
+    "judge": "ponder.guardrails:JudgeFilter",
+}
+STRATEGIES = {
+    "cot": "ponder.strategies.cot:ChainOfThought",
+    "self_consistency": "ponder.strategies.self_consistency:SelfConsistency",
+    "best_of_n": "ponder.strategies.best_of_n:BestOfN",
+}
+
+
+@dataclass(frozen=True)
+class Registries:
+    backends: Registry[Any]
+    tasks: Registry[Any]
+    scorers: Registry[Any]
+    filters: Registry[Any]
+    strategies: Registry[Any]
+
+
+def make_registries() -> Registries:
+    """Fresh registries holding ponder's built-in entries (plus entry-point plugins, loaded on use)."""
+    return Registries(
+        backends=Registry("backend", dict(BACKENDS)),
+        tasks=Registry("task", dict(TASKS)),
+        scorers=Registry("scorer", dict(SCORERS)),
+        filters=Registry("filter", dict(FILTERS)),
+        strategies=Registry("strategy", dict(STRATEGIES)),
+    )
