@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from ponder.errors import ConfigError
-from ponder.types import Problem
+from ponder.types import Candidate, Problem
 
 Aggregation = Literal["min", "prod", "last", "mean"]
 AGGREGATIONS: tuple[str, ...] = ("min", "prod", "last", "mean")
@@ -20,9 +20,16 @@ AGGREGATIONS: tuple[str, ...] = ("min", "prod", "last", "mean")
 
 @runtime_checkable
 class OutcomeScorer(Protocol):
-    """Rates complete candidate solutions of one problem; higher is better."""
+    """Rates complete candidate solutions of one problem; higher is better.
 
-    def score(self, problem: Problem, candidates: Sequence[str]) -> list[float]:
+    Candidates (not bare strings) are passed so a scorer can use the extracted answer and, where the
+    backend gave them, the sampled tokens' logprobs (``needs_logprobs`` asks strategies to request them).
+    """
+
+    name: str
+    needs_logprobs: bool
+
+    def score(self, problem: Problem, candidates: Sequence[Candidate]) -> list[float]:
         raise NotImplementedError  # protocol
 
 

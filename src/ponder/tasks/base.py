@@ -26,8 +26,9 @@ class Task(Protocol):
         """The task's problems in a fixed order (seeded when generated)."""
         raise NotImplementedError  # protocol
 
-    def messages(self, problem: Problem) -> list[Message]:
-        """The chat messages that ask the model to solve ``problem``."""
+    def messages(self, problem: Problem, few_shot: int | None = None) -> list[Message]:
+        """The chat messages that ask the model to solve ``problem``; ``few_shot`` overrides the task's
+        number of worked examples shown first (None keeps the task's setting)."""
         raise NotImplementedError  # protocol
 
     def extract_answer(self, completion: str) -> str | None:

@@ -1,0 +1,127 @@
+"""The ``ponder`` command line (typer). Parses flags into a RunConfig, calls the library, renders results.
+
+User errors (a PonderError) exit with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ponder import api
+from ponder.catalog import make_registries
+from ponder.cli import render
+from ponder.cli.models import models_app
+from ponder.config import RunConfig, load_config, save_config
+from ponder.errors import PonderError, StrategyError
+from ponder.introspect import coerce, parameters
+from ponder.types import Problem, SamplingParams
+
+app = typer.Typer(help="Test-time scaling for language models.", no_args_is_help=True, add_completion=False)
+app.add_typer(models_app, name="models")
+
+Opt = typer.Option
+
+
+@app.command()
+def solve(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    strategy: Annotated[str | None, Opt("--strategy", "-s", help="Strategy (see `ponder strategies`).")] = None,
+    n: Annotated[int | None, Opt("-n", "--n", help="Samples / budget, for strategies that take n.")] = None,
+    scorer: Annotated[str | None, Opt(help="Outcome scorer: judge, confidence, rule.")] = None,
+    weighted: Annotated[bool | None, Opt("--weighted/--vanilla", help="best_of_n: weighted vote.")] = None,
+    few_shot: Annotated[int | None, Opt(help="cot: worked examples shown first.")] = None,
+    param: Annotated[list[str] | None, Opt("--param", "-p", help="Strategy parameter key=value.")] = None,
+    backend: Annotated[str | None, Opt(help="Backend: llamacpp (default), openai, fake.")] = None,
+    model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
+    base_url: Annotated[str | None, Opt(help="openai backend: server URL.")] = None,
+    threads: Annotated[int | None, Opt(help="llamacpp backend: CPU threads.")] = None,
+    block: Annotated[list[str] | None, Opt(help="Guardrail: filter candidates containing this word.")] = None,
+    temperature: Annotated[float | None, Opt(help="Sampling temperature (0 = greedy).")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Max generated tokens per sample.")] = None,
+    seed: Annotated[int | None, Opt(help="Seed for every sampler (default 0).")] = None,
+    config: Annotated[Path | None, Opt(help="YAML/TOML run config; flags override it.")] = None,
+    save: Annotated[Path | None, Opt("--save-config", help="Write the full run config here.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Answer QUESTION with a test-time scaling strategy."""
+    cfg = build_config(locals())
+    if save is not None:
+        save_config(cfg, save)
+    problem = Problem(question=question, id="q0")
+    strat = api.get_strategy(cfg.strategy, **cfg.strategy_params)
+    task = api.get_task(cfg.task, **cfg.task_options)
+    params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    backend = api.load_backend(cfg.backend, cfg.model, **cfg.backend_options)
+    try:
+        with render.progress_bar(f"{cfg.strategy} on {backend.model}", strat.work_units(1), not as_json) as tick:
+            [result] = api.solve([problem], strat, backend=backend, task=task, scorer=cfg.scorer,
+                                 scorer_options=cfg.scorer_options, filters=cfg.filters, params=params,
+                                 seed=cfg.seed, progress=tick)
+    finally:
+        backend.close()
+    if as_json:
+        render.print_json({**result.to_dict(), "question": question, "run_config": cfg.to_dict()})
+    else:
+        render.show_result(result, question, render.stdout())
+
+def build_config(flags: dict[str, Any]) -> RunConfig:
+    """Merge a config file (if any) with the command-line flags; flags win."""
+    cfg = load_config(flags["config"]) if flags.get("config") else RunConfig()
+    cfg = cfg.merged(strategy=flags["strategy"], backend=flags["backend"], model=flags["model"],
+                     scorer=flags["scorer"], temperature=flags["temperature"], max_tokens=flags["max_tokens"],
+                     seed=flags["seed"])
+    cls = make_registries().strategies.get(cfg.strategy)
+    fields = {p.name for p in parameters(cls)}
+    params: dict[str, Any] = {}
+    for key in ("n", "weighted", "few_shot"):
+        if flags.get(key) is not None:
+            if key not in fields:
+                raise PonderError(f"strategy {cfg.strategy!r} takes no {key!r}; it takes {', '.join(sorted(fields))}")
+            params[key] = flags[key]
+    for item in flags.get("param") or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise PonderError(f"--param wants key=value, got {item!r}")
+        params[key.strip()] = coerce(cls, key.strip(), raw.strip())
+    backend_opts = {k: v for k, v in (("base_url", flags.get("base_url")), ("n_threads", flags.get("threads")))
+                    if v is not None}
+    filters = [("blocklist", {"words": list(flags["block"])})] if flags.get("block") else None
+    return cfg.merged(strategy_params=params, backend_options=backend_opts, filters=filters)
+
+
+@app.command()
+def strategies(as_json: Annotated[bool, Opt("--json", help="Print the registry as JSON.")] = False) -> None:
+    """List every strategy with its parameters."""
+    reg = make_registries().strategies
+    data = {name: [p.__dict__ for p in parameters(reg.get(name))] for name in reg.names()}
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    for name, params in data.items():
+        rows = [(p["name"], p["type"], repr(p["default"]), p["help"]) for p in params]
+        render.show_table(name, ("parameter", "type", "default", "help"), rows, render.stdout())
+
+
+def main() -> None:
+    """Entry point: run the app, turning PonderErrors into a one-line message and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except PonderError as exc:
+        if isinstance(exc, StrategyError) and exc.partial:
+            render.print_json({"partial_results": [r.to_dict() for r in exc.partial]})
+        render.error(str(exc))
+        raise SystemExit(2) from None
+    except typer.Abort:
+        render.error("aborted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
