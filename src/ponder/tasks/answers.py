@@ -1,0 +1,248 @@
+"""Final-answer extraction, voting keys and graded equivalence for math-style answers.
+
+Three functions, shared by every math task:
+
+- ``extract_answer(text)``: the final answer written in a completion, or None (never raises).
+- ``answer_key(answer)``: a cheap canonical form for voting without ground truth (no math-verify).
+- ``is_equivalent(answer, reference)``: grading against ground truth with math-verify, falling back to
+  ``answer_key`` equality when math-verify fails.
+
+This module does not prompt, read data or know about problems; tasks do that.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from fractions import Fraction
+
+__all__ = ["answer_key", "extract_answer", "is_equivalent"]
+
+_BOXED_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
+_ANSWER_IS_RE = re.compile(  # a lookahead, so that overlapping phrases on one line are all found
+    r"\banswer(?=(?:\*\*)?\s*(?:is\b\s*:?|:)(?:\*\*)?\s*(?P<ans>[^\n]*))", re.IGNORECASE
+)
+_HASHES_RE = re.compile(r"####\s*(?P<ans>[^\n]+)")
+_NUMBER_RE = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?")
+_SENTENCE_END_RE = re.compile(r"\.(?:\s|$)")
+_THOUSANDS_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+_DECIMAL_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_SLASH_RE = re.compile(r"(-?\d+)\s*/\s*(\d+)")
+_FRAC_RE = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
+_FRAC_SHORT_RE = re.compile(r"(-?)\\frac(\d)(\d)")
+_UNITS_RE = re.compile(r"(?P<num>-?[\d.,/]+)\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})")
+_NOT_UNITS = frozenset({"pi", "sqrt", "and", "or", "to", "times", "over"})
+_ASSIGN_RE = re.compile(r"[A-Za-z]\s*=\s*(?P<rhs>[^=]+)")
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
+_LATEX_NOISE_RE = re.compile(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\[,!;: ]|\^\s*\{?\\circ\}?|°|\\?%|\\?\$")
+_SPACE_AROUND_PUNCT_RE = re.compile(r"\s*([^\w\s\\])\s*")
+_NUMERIC_KEY_RE = re.compile(r"-?\d+(?:/\d+)?")
+
+_MAX_VERIFY_CHARS = 400
+"""Longer answers skip math-verify (it can stall on huge expressions when it runs without a timeout)."""
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer in ``text``, or None when there is none.
+
+    Tried in order, first hit wins: the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces
+    allowed), the last "The (final) answer is X" / "Answer: X", the last "#### X" (GSM8K style), and the last
+    number in the text (integers, decimals, negatives, "1,000", "3/4"). The result is cleaned: whitespace,
+    surrounding ``$...$``, bold ``**``, currency ``$``/``\\$`` and a trailing "." are stripped, and thousands
+    commas are removed from plain numbers ("1,000" -> "1000").
+
+    >>> extract_answer("so 1/2 + 1/2 = 1, hence \\\\boxed{\\\\frac{1}{2}} or \\\\boxed{1}")
+    '1'
+    >>> extract_answer("The answer is $1,000.")
+    '1000'
+    >>> extract_answer("no digits here") is None
+    True
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    text = text.replace("\u2212", "-")  # the Unicode minus sign some models write
+    for finder in (_last_boxed, _last_answer_is, _last_hashes, _last_number):
+        found = finder(text)
+        if found is not None:
+            cleaned = _clean(found)
+            if cleaned:
+                return cleaned
+    return None
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last complete, non-empty ``\\boxed``/``\\fbox`` in ``text``."""
+    for match in reversed(list(_BOXED_RE.finditer(text))):
+        content = _group_at(text, match.end())
+        if content is not None and content.strip():
+            return content
+    return None
+
+
+def _group_at(text: str, start: int) -> str | None:
+    """The brace group starting at ``text[start]`` (without its braces), or the next bare token.
+
+    Escaped braces (``\\{``, ``\\}``) do not count. None when the group never closes (a truncated text).
+    """
+    if start >= len(text):
+        return None
+    if text[start] != "{":
+        bare = re.match(r"[^\s$]+", text[start:])
+        return bare.group(0) if bare else None
+    depth = 0
+    i = start
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i]
+        i += 1
+    return None
+
+
+def _last_answer_is(text: str) -> str | None:
+    """The last "answer is X" / "answer: X", cut at the end of its sentence."""
+    for match in reversed(list(_ANSWER_IS_RE.finditer(text))):
+        answer = _SENTENCE_END_RE.split(match.group("ans"), maxsplit=1)[0]
+        if _clean(answer):
+            return answer
+    return None
+
+
+def _last_hashes(text: str) -> str | None:
+    """The last GSM8K-style "#### X"."""
+    matches = _HASHES_RE.findall(text)
+    return matches[-1] if matches else None
+
+
+def _last_number(text: str) -> str | None:
+    """The last number in ``text``."""
+    matches = _NUMBER_RE.findall(text)
+    return matches[-1] if matches else None
+
+
+def _clean(answer: str) -> str:
+    """Strip decoration around an extracted answer (see ``extract_answer``)."""
+    previous = None
+    text = answer.strip()
+    while text != previous:
+        previous = text
+        text = text.strip().strip("*").strip()
+        if len(text) >= 2 and text[0] == "$" and text[-1] == "$":
+            text = text[1:-1]
+        elif text.startswith(("\\(", "\\[")) and text.endswith(("\\)", "\\]")):
+            text = text[2:-2]
+        text = text.removeprefix("\\$").removeprefix("$").removesuffix("$").rstrip(".").rstrip()
+    if _THOUSANDS_RE.fullmatch(text):
+        text = text.replace(",", "")
+    return text
+
+
+def answer_key(answer: str) -> str:
+    """A canonical form of ``answer``: answers with equal keys are the same vote.
+
+    Numbers are keyed by their exact rational value: integers as "1000", other rationals as a reduced
+    fraction "p/q" ("0.5", "1/2", "\\frac{1}{2}", "\\dfrac12" all give "1/2"; "5.0" gives "5"). Before that,
+    LaTeX noise is dropped: ``$``, ``\\$``, ``\\left``/``\\right``, spacing commands, ``\\text{...}`` wrappers,
+    degree signs and percent signs (so "50%" and "50" are the same vote), a trailing ".", thousands commas, a
+    single-letter assignment ("x = 5" -> "5"), and up to three trailing unit words after a number
+    ("18 dollars" -> "18"). Anything else is lowercased, with spaces around symbols removed and other runs
+    of spaces collapsed. Pure string work, no math-verify: it is called once per candidate.
+
+    >>> [answer_key(a) for a in ["1,000", "0.50", "\\\\frac{1}{2}", "$18", "50%", "x = 5", "Monday "]]
+    ['1000', '1/2', '1/2', '18', '50', '5', 'monday']
+    """
+    text = _strip_latex_noise(_clean(answer))
+    assignment = _ASSIGN_RE.fullmatch(text)
+    if assignment:
+        text = assignment.group("rhs").strip()
+    value = _as_fraction(text)
+    if value is None:
+        units = _UNITS_RE.fullmatch(text)
+        if units and not (set(units.group("unit").lower().split()) & _NOT_UNITS):
+            value = _as_fraction(units.group("num"))
+    if value is not None:
+        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    text = _SPACE_AROUND_PUNCT_RE.sub(r"\1", text.lower())
+    return " ".join(text.split())
+
+
+def _strip_latex_noise(text: str) -> str:
+    """Remove LaTeX that does not change a value (see ``answer_key``)."""
+    text = _TEXT_CMD_RE.sub(r"\1", text)
+    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    text = _LATEX_NOISE_RE.sub("", text).strip().rstrip(".").strip()
+    if _THOUSANDS_RE.fullmatch(text):
+        text = text.replace(",", "")
+    return text
+
+
+def _as_fraction(text: str) -> Fraction | None:
+    """The exact value of a plain number, "a/b" or "\\frac{a}{b}", or None when ``text`` is not one."""
+    text = text.strip()
+    if _THOUSANDS_RE.fullmatch(text):
+        text = text.replace(",", "")
+    try:
+        if _DECIMAL_RE.fullmatch(text):
+            return Fraction(text)
+        for pattern in (_SLASH_RE, _FRAC_RE, _FRAC_SHORT_RE):
+            match = pattern.fullmatch(text)
+            if match:
+                *sign, num, den = match.groups()
+                value = Fraction(int(num), int(den))
+                return -value if sign and sign[0] else value
+    except ZeroDivisionError:
+        return None
+    return None
+
+
+def is_equivalent(answer: str | None, reference: str) -> bool:
+    """Whether ``answer`` is mathematically the same as ``reference`` (math-verify; never raises).
+
+    Numerically equal keys are accepted at once; otherwise both sides are parsed and compared by
+    math-verify (``\\frac{1}{2}`` = ``0.5``, ``\\sqrt{18}`` = ``3\\sqrt{2}``, sets, intervals, ...). Off the
+    main thread math-verify runs without its ``signal.alarm`` timeout (which only works on the main thread),
+    and over-long answers skip it. When math-verify fails, the ``answer_key`` equality decides. A None or
+    blank answer is never correct.
+    """
+    if answer is None or not answer.strip():
+        return False
+    answer_k, reference_k = answer_key(answer), answer_key(reference)
+    if answer_k == reference_k and (_NUMERIC_KEY_RE.fullmatch(answer_k) or answer.strip() == reference.strip()):
+        return True
+    if max(len(answer), len(reference)) > _MAX_VERIFY_CHARS:
+        return answer_k == reference_k
+    try:
+        return _math_verify(answer, reference)
+    except Exception:  # math-verify can fail in many ways on odd input; the key decides then
+        return answer_k == reference_k
+
+
+def _math_verify(answer: str, reference: str) -> bool:
+    """math-verify's verdict, with timeouts only where ``signal.alarm`` works (the main thread)."""
+    from math_verify import verify
+
+    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    gold = _mv_parse(reference, timeout)
+    target = _mv_parse(answer, timeout)
+    if not gold or not target:
+        return answer_key(answer) == answer_key(reference)
+    return bool(verify(gold, target, timeout_seconds=timeout))
+
+
+def _mv_parse(answer: str, timeout: int | None) -> list[object]:
+    """Parse an answer with math-verify, as a boxed LaTeX answer first and as plain text second."""
+    from math_verify import parse
+
+    cleaned = _clean(answer)
+    parsed: list[object] = parse(f"\\boxed{{{cleaned}}}", parsing_timeout=timeout)  # type: ignore[arg-type]
+    if not parsed:
+        parsed = parse(cleaned, parsing_timeout=timeout)  # type: ignore[arg-type]
+    return parsed

@@ -1,0 +1,190 @@
+"""Answer extraction, voting keys and math-verify grading (ponder.tasks.answers)."""
+
+from __future__ import annotations
+
+import doctest
+import threading
+
+import pytest
+
+from ponder.tasks import answers
+from ponder.tasks.answers import answer_key, extract_answer, is_equivalent
+
+EXTRACTION = [
+    # boxed, with nested braces and several boxes
+    (r"so the result is \boxed{\frac{1}{2}}.", r"\frac{1}{2}"),
+    (r"first \boxed{3}, then corrected: \boxed{4}", "4"),
+    (r"\boxed{\frac{\sqrt{3}}{2}} and text after", r"\frac{\sqrt{3}}{2}"),
+    (r"The final answer is $\boxed{12}$.", "12"),
+    (r"\fbox{7}", "7"),
+    (r"\boxed 9 is it", "9"),
+    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
+    (r"\boxed{1,000}", "1000"),
+    (r"a complete \boxed{2} then a truncated \boxed{\frac{1}{2}", "2"),
+    (r"an empty \boxed{} then the answer is 5", "5"),
+    # "the answer is"
+    ("The answer is $1,000.", "1000"),
+    ("Step one.\n\nThe final answer is 42. I hope that helps, 7", "42"),
+    ("The final answer is: **42**", "42"),
+    ("**Final Answer:** $\\frac{3}{4}$", r"\frac{3}{4}"),
+    ("Answer:\n\n18", "18"),
+    ("The answer is 3.5.", "3.5"),
+    ("The answer is -12.", "-12"),
+    ("The answer is \\$18.", "18"),
+    ("the answer is 2 and later the answer is 3", "3"),
+    # GSM8K style
+    ("She pays 9 * 8 = 72 dollars.\n#### 72", "72"),
+    ("#### 1,234", "1234"),
+    # last-number fallback
+    ("I got 3 apples, then 5 apples", "5"),
+    ("the temperature fell to -7", "-7"),
+    ("the temperature fell to \u22127", "-7"),
+    ("it costs 3.25 dollars", "3.25"),
+    ("a total of 1,234,567 people", "1234567"),
+    ("so 3/4 of them", "3/4"),
+    ("5-3 is 2, not x2", "2"),
+    # nothing
+    ("no digits here at all", None),
+    ("", None),
+    ("   \n\n  ", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXTRACTION)
+def test_extract_answer(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+
+
+def test_extract_answer_never_raises_on_odd_input() -> None:
+    for text in ["\\boxed{", "\\boxed", "}}}{{{", "####", "The answer is", "$$", "\\boxed{\\}"]:
+        extract_answer(text)  # any result, but no exception
+    assert extract_answer(None) is None  # type: ignore[arg-type]
+
+
+SAME_KEY = [
+    ("1,000", "1000"),
+    ("5.0", "5"),
+    ("0.50", "0.5"),
+    (r"\frac{1}{2}", "1/2"),
+    (r"\dfrac12", "0.5"),
+    (r"-\frac{3}{6}", "-0.5"),
+    ("$18", "18"),
+    (r"\$18", "18"),
+    ("50%", "50"),
+    (r"50\%", "50"),
+    ("x = 5", "5"),
+    ("18 dollars", "18"),
+    (r"5\text{ cm}", "5"),
+    (r"10^\circ", "10"),
+    (r"\left( 1, 2 \right)", "(1,2)"),
+    ("x + 1", "x+1"),
+    ("  New   York ", "new york"),
+    ("Monday", "monday"),
+]
+
+DIFFERENT_KEY = [
+    ("1", "2"),
+    ("-1", "1"),
+    ("0.5", "0.05"),
+    ("1/2", "1/3"),
+    ("1 2", "12"),
+    ("2 pi", "2"),
+    ("(1,2)", "[1,2]"),
+    ("0.3333", "1/3"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_KEY)
+def test_answer_key_equal(a: str, b: str) -> None:
+    assert answer_key(a) == answer_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT_KEY)
+def test_answer_key_different(a: str, b: str) -> None:
+    assert answer_key(a) != answer_key(b)
+
+
+def test_answer_key_canonical_forms() -> None:
+    assert answer_key("1,000") == "1000"
+    assert answer_key("0.50") == "1/2"
+    assert answer_key(r"\frac{4}{2}") == "2"
+    assert answer_key("1/0") == "1/0"  # not a number: kept as text, no ZeroDivisionError
+
+
+EQUIVALENT = [
+    ("0.5", r"\frac{1}{2}"),
+    (r"\frac{1}{2}", "0.5"),
+    ("1,000", "1000"),
+    ("5.0", "5"),
+    (r"3\sqrt{2}", r"\sqrt{18}"),
+    ("x^2+2x+1", "(x+1)^2"),
+    ("2, 3", r"\{2,3\}"),
+    ("Monday", r"\text{Monday}"),
+    ("18 dollars", "18"),
+    ("x=5", "5"),
+]
+
+NOT_EQUIVALENT = [
+    ("3", "4"),
+    ("-1", "1"),
+    ("0.5", r"\frac{1}{3}"),
+    ("(1,2)", "[1,2]"),
+    ("28080.5", "28080"),
+]
+
+
+@pytest.mark.parametrize(("answer", "reference"), EQUIVALENT)
+def test_is_equivalent_true(answer: str, reference: str) -> None:
+    assert is_equivalent(answer, reference)
+
+
+@pytest.mark.parametrize(("answer", "reference"), NOT_EQUIVALENT)
+def test_is_equivalent_false(answer: str, reference: str) -> None:
+    assert not is_equivalent(answer, reference)
+
+
+@pytest.mark.parametrize("answer", [None, "", "   "])
+def test_missing_answer_is_wrong(answer: str | None) -> None:
+    assert not is_equivalent(answer, "1")
+
+
+def test_is_equivalent_in_worker_threads() -> None:
+    """math-verify's signal.alarm timeout fails off the main thread; is_equivalent must not."""
+    pairs = EQUIVALENT[:4] + NOT_EQUIVALENT[:3]
+    results: list[list[bool]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append([is_equivalent(a, r) for a, r in pairs])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert results == [[True] * 4 + [False] * 3] * 3
+
+
+def test_is_equivalent_falls_back_to_key_when_math_verify_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(answer: str, reference: str) -> bool:
+        raise RuntimeError("math-verify blew up")
+
+    monkeypatch.setattr(answers, "_math_verify", broken)
+    assert is_equivalent("Paris", "paris")
+    assert not is_equivalent("Paris", "London")
+
+
+def test_extracted_then_graded() -> None:
+    completion = "Half of 48 is 24.\n\n24 / 4 = 6.\n\nThe final answer is \\boxed{6}."
+    assert is_equivalent(extract_answer(completion), "6")
+    assert not is_equivalent(extract_answer(completion), "7")
+
+
+def test_doctests() -> None:
+    failures, tried = doctest.testmod(answers)
+    assert tried > 0
+    assert failures == 0
