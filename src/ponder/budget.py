@@ -92,9 +92,18 @@ class Metered:
         self.inner = backend
         self.meter = meter or Meter()
         self.name = backend.name
-        self.model = backend.model
-        self.capabilities: Capabilities = backend.capabilities
-        self.n_params = backend.n_params
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    @property
+    def n_params(self) -> int:
+        return self.inner.n_params
 
     @property
     def usage(self) -> Usage:
@@ -123,12 +132,13 @@ class Metered:
         wall = time.perf_counter() - start
         parts = [self._usage_of(g) for g in out]
         computed = sum(p.processed_prompt_tokens + p.completion_tokens for p in parts) or 1
-        total, by_tag = Usage(calls=1, wall_seconds=wall), {}
+        total = Usage(calls=1, wall_seconds=wall)
+        by_tag: dict[str, Usage] = {}
         for i, part in enumerate(parts):
             total = total + part
             if tags is not None:
-                share = wall * (part.processed_prompt_tokens + part.completion_tokens) / computed
-                by_tag[tags[i]] = by_tag.get(tags[i], Usage(calls=1)) + part + Usage(wall_seconds=share)
+                wall_share = wall * (part.processed_prompt_tokens + part.completion_tokens) / computed
+                by_tag[tags[i]] = by_tag.get(tags[i], Usage(calls=1)) + part + Usage(wall_seconds=wall_share)
         self.meter.charge(total, by_tag)
         return out
 
