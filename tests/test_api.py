@@ -14,7 +14,8 @@ def test_solve_with_the_fake_backend_is_reproducible():
     b = solve(["What is 6 * 7?", "And 40 + 2?"], "self_consistency", backend="fake", n=6, seed=1)
     assert [r.problem_id for r in a] == ["q0", "q1"]
     assert [(r.answer, [c.text for c in r.candidates]) for r in a] == [
-        (r.answer, [c.text for c in r.candidates]) for r in b]
+        (r.answer, [c.text for c in r.candidates]) for r in b
+    ]
     assert all(len(r.candidates) == 6 for r in a)
 
 
@@ -28,7 +29,7 @@ def test_unknown_names_suggest_alternatives():
 
 
 def test_unknown_strategy_parameter_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="beam_width.*it takes: max_tokens, n, temperature"):
+    with pytest.raises(ConfigError, match=r"beam_width.*it takes: max_tokens, n, sampler, temperature"):
         solve(["q?"], "self_consistency", backend="fake", beam_width=4)
 
 
@@ -40,7 +41,6 @@ def test_a_single_string_is_refused():
 def test_failure_mid_run_keeps_earlier_results():
     backend = FakeBackend([boxed("3")], fail_on_call=2)
     with pytest.raises(StrategyError) as info:
-        solve([Problem("a?", id="a"), Problem("b?", id="b")], "self_consistency", backend=backend, n=2,
-              chunk_size=1)
+        solve([Problem("a?", id="a"), Problem("b?", id="b")], "self_consistency", backend=backend, n=2, chunk_size=1)
     assert [r.problem_id for r in info.value.partial] == ["a"]
     assert info.value.partial[0].answer == "3"

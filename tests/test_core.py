@@ -14,8 +14,17 @@ from ponder.types import Problem, SamplingParams, Usage
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("temperature", -0.1), ("temperature", float("nan")), ("top_p", 0.0), ("top_p", 1.5), ("max_tokens", 0),
-     ("top_k", -1), ("stop", "\n"), ("stop", ("",)), ("logprobs", 21)],
+    [
+        ("temperature", -0.1),
+        ("temperature", float("nan")),
+        ("top_p", 0.0),
+        ("top_p", 1.5),
+        ("max_tokens", 0),
+        ("top_k", -1),
+        ("stop", "\n"),
+        ("stop", ("",)),
+        ("logprobs", 21),
+    ],
 )
 def test_invalid_sampling_params_show_the_value(field, value):
     with pytest.raises(ConfigError, match=field) as info:
@@ -83,8 +92,9 @@ def test_usage_adds_up():
     assert Usage(1, 0, 2, 1, 3.0, 0.5) + Usage(1, 1, 1, 1, 1.0, 0.5) == Usage(2, 1, 3, 2, 4.0, 1.0)
 
 
-@pytest.mark.parametrize(("how", "expected"), [("min", 0.2), ("prod", 0.9 * 0.2 * 0.5), ("last", 0.5),
-                                               ("mean", (0.9 + 0.2 + 0.5) / 3)])
+@pytest.mark.parametrize(
+    ("how", "expected"), [("min", 0.2), ("prod", 0.9 * 0.2 * 0.5), ("last", 0.5), ("mean", (0.9 + 0.2 + 0.5) / 3)]
+)
 def test_step_score_aggregation(how, expected):
     assert aggregate([0.9, 0.2, 0.5], how) == pytest.approx(expected)
 

@@ -24,8 +24,9 @@ from ponder.tasks.base import Task
 from ponder.types import Problem, Result, SamplingParams
 
 
-def load_backend(name: str = "llamacpp", model: str | None = None, registries: Registries | None = None,
-                 **options: Any) -> Backend:
+def load_backend(
+    name: str = "llamacpp", model: str | None = None, registries: Registries | None = None, **options: Any
+) -> Backend:
     """A backend by registry name ("llamacpp", "openai", "fake"), with backend-specific options."""
     factory = (registries or make_registries()).backends.get(name)
     try:
@@ -49,9 +50,20 @@ def get_strategy(name: str, registries: Registries | None = None, **params: Any)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise ConfigError(f"unknown parameter(s) {', '.join(unknown)} for strategy {name!r}; "
-                          f"it takes: {', '.join(sorted(known)) or 'none'}")
-    return cls(**params)  # type: ignore[no-any-return]
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(unknown)} for strategy {name!r}; "
+            f"it takes: {', '.join(sorted(known)) or 'none'}"
+        )
+    nested = {k: _nested(v, registries) for k, v in params.items()}
+    return cls(**nested)  # type: ignore[no-any-return]
+
+
+def _nested(value: Any, registries: Registries | None) -> Any:
+    """A parameter given as ``{"strategy": name, ...}`` becomes that strategy (composition)."""
+    if isinstance(value, dict) and "strategy" in value:
+        spec = dict(value)
+        return get_strategy(spec.pop("strategy"), registries, **spec)
+    return value
 
 
 def as_problems(questions: Sequence[str | Problem]) -> list[Problem]:
@@ -91,18 +103,37 @@ def solve(
     owned = isinstance(backend, str)
     the_backend = load_backend(backend, model, reg) if isinstance(backend, str) else backend
     try:
-        ctx = make_context(the_backend, the_task, reg, params=params, seed=seed, budget=budget, scorer=scorer,
-                           scorer_options=scorer_options, filters=filters, progress=progress)
+        ctx = make_context(
+            the_backend,
+            the_task,
+            reg,
+            params=params,
+            seed=seed,
+            budget=budget,
+            scorer=scorer,
+            scorer_options=scorer_options,
+            filters=filters,
+            progress=progress,
+        )
         return run_chunks(strat, problems, ctx, chunk_size)
     finally:
         if owned:
             the_backend.close()
 
 
-def make_context(backend: Backend, task: Task, reg: Registries, *, params: SamplingParams | None = None,
-                 seed: int | None = None, budget: Budget | None = None, scorer: str | None = None,
-                 scorer_options: dict[str, Any] | None = None,
-                 filters: Sequence[tuple[str, dict[str, Any]]] = (), progress: Progress | None = None) -> Context:
+def make_context(
+    backend: Backend,
+    task: Task,
+    reg: Registries,
+    *,
+    params: SamplingParams | None = None,
+    seed: int | None = None,
+    budget: Budget | None = None,
+    scorer: str | None = None,
+    scorer_options: dict[str, Any] | None = None,
+    filters: Sequence[tuple[str, dict[str, Any]]] = (),
+    progress: Progress | None = None,
+) -> Context:
     """A Context whose backend, scorer and filters all charge one Meter."""
     metered = Metered(backend, Meter(budget))
     params = params or SamplingParams()
@@ -110,7 +141,8 @@ def make_context(backend: Backend, task: Task, reg: Registries, *, params: Sampl
         params = params.replace(seed=seed)
     the_scorer = reg.scorers.get(scorer)(metered, task, **(scorer_options or {})) if scorer else None
     the_filters = [reg.filters.get(name)(metered, task, **opts) for name, opts in filters]
-    return Context(metered, task, params, the_scorer, the_filters, progress)
+    steps = the_scorer if hasattr(the_scorer, "score_steps") else None
+    return Context(metered, task, params, the_scorer, steps, the_filters, progress)
 
 
 def run_chunks(strategy: Strategy, problems: Sequence[Problem], ctx: Context, chunk_size: int) -> list[Result]:
@@ -122,7 +154,10 @@ def run_chunks(strategy: Strategy, problems: Sequence[Problem], ctx: Context, ch
         chunk = [p.blind() for p in problems[start : start + chunk_size]]
         try:
             done.extend(strategy.run(chunk, ctx))
+        except ConfigError:
+            raise  # a configuration mistake, not a failure part-way: nothing to keep
         except PonderError as exc:
-            raise StrategyError(f"{strategy.name} failed after {len(done)} of {len(problems)} problems: {exc}",
-                                partial=done) from exc
+            raise StrategyError(
+                f"{strategy.name} failed after {len(done)} of {len(problems)} problems: {exc}", partial=done
+            ) from exc
     return done

@@ -121,12 +121,13 @@ class Metered:
             raise ConfigError(f"tags must match prompts: {len(tags)} tags for {len(prompts)} prompts")
         self.meter.check()
         remaining = self.meter.budget.remaining_tokens(self.meter.usage)
-        if remaining is not None and remaining < params.max_tokens:
+        samples = max(1, len(prompts) * n)
+        if remaining is not None and remaining < params.max_tokens * samples:
             # Never overshoot the cap: shrink each sample's allowance to an even share of what is left.
-            share = remaining // max(1, len(prompts) * n)
+            share = remaining // samples
             if share < 1:
-                raise BudgetExhausted(f"budget exhausted: {remaining} tokens left for {len(prompts) * n} samples")
-            params = params.replace(max_tokens=share)
+                raise BudgetExhausted(f"budget exhausted: {remaining} tokens left for {samples} samples")
+            params = params.replace(max_tokens=min(params.max_tokens, share))
         start = time.perf_counter()
         out = self.inner.generate(prompts, params, n)
         wall = time.perf_counter() - start

@@ -28,11 +28,14 @@ TASKS = {
     "gsm_symbolic": "ponder.tasks.gsm_symbolic:GSMSymbolicTask",
     "gsm8k": "ponder.tasks.gsm8k:GSM8KTask",
     "jsonl": "ponder.tasks.jsonl:JsonlTask",
+    "game24": "ponder.tasks.game24:Game24Task",
 }
 SCORERS = {
     "judge": "ponder.scorers.judge:JudgeScorer",
     "confidence": "ponder.scorers.confidence:ConfidenceScorer",
     "rule": "ponder.scorers.rule:RuleScorer",
+    "prm": "ponder.scorers.prm:PRMScorer",
+    "outcome-as-process": "ponder.scorers.outcome_as_process:outcome_as_process",
 }
 FILTERS = {
     "blocklist": "ponder.guardrails:BlocklistFilter",
@@ -43,6 +46,16 @@ STRATEGIES = {
     "cot": "ponder.strategies.cot:ChainOfThought",
     "self_consistency": "ponder.strategies.self_consistency:SelfConsistency",
     "best_of_n": "ponder.strategies.best_of_n:BestOfN",
+    "self_refine": "ponder.strategies.self_refine:SelfRefine",
+    "reflexion": "ponder.strategies.reflexion:Reflexion",
+    "deliberate": "ponder.strategies.deliberate:Deliberate",
+    "revisions": "ponder.strategies.revisions:Revisions",
+    "budget_forcing": "ponder.strategies.budget_forcing:BudgetForcing",
+    "beam_search": "ponder.strategies.beam:BeamSearch",
+    "lookahead": "ponder.strategies.lookahead:Lookahead",
+    "tree_of_thought": "ponder.strategies.tree_of_thought:TreeOfThought",
+    "forest_of_thought": "ponder.strategies.forest_of_thought:ForestOfThought",
+    "mcts": "ponder.strategies.mcts:MCTS",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import itertools
 import textwrap
 import typing
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def _field_docs(cls: type) -> dict[str, str]:
         except (OSError, TypeError, SyntaxError):
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, nxt in zip(body, body[1:], strict=False):
+        for node, nxt in itertools.pairwise(body):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and _is_doc(nxt):
                 docs[node.target.id] = " ".join(nxt.value.value.split())  # type: ignore[attr-defined]
     return docs
@@ -73,7 +74,9 @@ def coerce(cls: type, key: str, raw: str) -> Any:
             return _convert(kind, raw)
         except (ValueError, TypeError):
             continue
-    raise ConfigError(f"parameter {key}={raw!r} is not a valid {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}")
+    raise ConfigError(
+        f"parameter {key}={raw!r} is not a valid {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}"
+    )
 
 
 def _convert(kind: Any, raw: str) -> Any:

@@ -12,7 +12,7 @@ import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ponder.errors import ConfigError
 
@@ -51,8 +51,9 @@ class Registry(Generic[T]):
             raise ConfigError(self._unknown_message(name))
         entry = self._entries[name]
         if isinstance(entry, str):
-            entry = _import(entry)
-            self._entries[name] = entry
+            loaded = cast(T, _import(entry))
+            self._entries[name] = loaded
+            return loaded
         return entry
 
     def _unknown_message(self, name: str) -> str:

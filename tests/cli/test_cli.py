@@ -24,15 +24,18 @@ def test_solve_json_has_the_documented_fields():
     assert len(data["candidates"]) == 5
     assert {"text", "answer", "score"} <= set(data["candidates"][0])
     assert {"prompt_tokens", "cached_prompt_tokens", "completion_tokens", "calls", "flops", "wall_seconds"} <= set(
-        data["usage"])
+        data["usage"]
+    )
     assert data["usage"]["completion_tokens"] > 0
     assert any(e["kind"] == "vote" for e in data["trace"])
     assert data["run_config"]["strategy_params"] == {"n": 5}
 
 
 def test_same_seed_same_answer_and_different_seed_can_differ():
-    runs = [json.loads(ponder("solve", "Q?", "--backend", "fake", "-n", "3", "--seed", s, "--json").stdout)
-            for s in ("1", "1", "2")]
+    runs = [
+        json.loads(ponder("solve", "Q?", "--backend", "fake", "-n", "3", "--seed", s, "--json").stdout)
+        for s in ("1", "1", "2")
+    ]
     texts = [[c["text"] for c in r["candidates"]] for r in runs]
     assert texts[0] == texts[1] and texts[0] != texts[2]
 

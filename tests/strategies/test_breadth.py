@@ -20,7 +20,7 @@ def test_majority_vote_and_abstentions(make_ctx):
     [r] = run_chunks(get_strategy("self_consistency", n=5), P, ctx, 8)
     assert r.answer == "42"
     vote = next(e for e in r.trace if e.kind == "vote")
-    assert vote.data["votes"] == {"42": 2.0, "41": 1.0, "1,000": 1.0}
+    assert vote.data["votes"] == {"42": 2.0, "41": 1.0, "1000": 1.0}
     assert vote.data["abstained"] == 1
     assert r.selected == 1 and r.candidates[2].answer is None
 
@@ -46,8 +46,10 @@ def test_one_batched_call_for_all_problems_and_samples(make_ctx):
 
 
 def test_filtered_candidates_are_kept_but_do_not_vote(make_ctx):
-    ctx = make_ctx([boxed("13") + " badword", boxed("13") + " badword", boxed("5")],
-                   filters=[("blocklist", {"words": ["badword"]})])
+    ctx = make_ctx(
+        [boxed("13") + " badword", boxed("13") + " badword", boxed("5")],
+        filters=[("blocklist", {"words": ["badword"]})],
+    )
     [r] = run_chunks(get_strategy("self_consistency", n=3), P, ctx, 8)
     assert r.answer == "5"
     assert [c.filtered is not None for c in r.candidates] == [True, True, False]
@@ -92,7 +94,7 @@ def test_best_of_n_needs_a_scorer(make_ctx):
 def test_cot_is_one_greedy_sample(make_ctx):
     ctx = make_ctx([boxed("42")])
     [r] = run_chunks(get_strategy("cot"), P, ctx, 8)
-    [(prompts, params, n)] = ctx.backend.inner.calls
+    [(_prompts, params, n)] = ctx.backend.inner.calls
     assert n == 1 and params.temperature == 0.0 and r.answer == "42"
 
 

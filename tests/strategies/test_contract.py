@@ -75,7 +75,10 @@ def test_budget_cap_is_never_exceeded(name, make_ctx):
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_backend_failure_keeps_finished_results(name, make_ctx):
-    ctx = make_ctx(backend=FakeBackend([boxed("42")], fail_on_call=3), scorer="judge")
+    probe = make_ctx(backend=FakeBackend([boxed("42")]), scorer="judge")
+    run_chunks(get_strategy(name), [Problem("q0?", id="p0")], probe, chunk_size=1)
+    per_problem = len(probe.backend.inner.calls)
+    ctx = make_ctx(backend=FakeBackend([boxed("42")], fail_on_call=per_problem + 1), scorer="judge")
     with pytest.raises(StrategyError) as info:
         run_chunks(get_strategy(name), [Problem(f"q{i}?", id=f"p{i}") for i in range(4)], ctx, chunk_size=1)
     assert info.value.partial, "results of problems finished before the failure are kept"

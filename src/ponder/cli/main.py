@@ -18,6 +18,7 @@ from ponder.cli.models import models_app
 from ponder.config import RunConfig, load_config, save_config
 from ponder.errors import PonderError, StrategyError
 from ponder.introspect import coerce, parameters
+from ponder.strategies.effort import apply_effort
 from ponder.types import Problem, SamplingParams
 
 app = typer.Typer(help="Test-time scaling for language models.", no_args_is_help=True, add_completion=False)
@@ -31,9 +32,19 @@ def solve(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     strategy: Annotated[str | None, Opt("--strategy", "-s", help="Strategy (see `ponder strategies`).")] = None,
     n: Annotated[int | None, Opt("-n", "--n", help="Samples / budget, for strategies that take n.")] = None,
-    scorer: Annotated[str | None, Opt(help="Outcome scorer: judge, confidence, rule.")] = None,
+    scorer: Annotated[str | None, Opt(help="Scorer: judge, confidence, rule, prm.")] = None,
     weighted: Annotated[bool | None, Opt("--weighted/--vanilla", help="best_of_n: weighted vote.")] = None,
     few_shot: Annotated[int | None, Opt(help="cot: worked examples shown first.")] = None,
+    beam_width: Annotated[int | None, Opt("--beam-width", help="beam_search/lookahead: children per beam (M).")] = None,
+    subtrees: Annotated[bool | None, Opt("--subtrees/--no-subtrees", help="beam_search: DVTS subtrees.")] = None,
+    min_thinking: Annotated[int | None, Opt(help="budget_forcing: fewest thinking tokens.")] = None,
+    max_thinking: Annotated[int | None, Opt(help="budget_forcing: most thinking tokens.")] = None,
+    wait: Annotated[int | None, Opt(help="budget_forcing: most 'Wait's appended.")] = None,
+    rounds: Annotated[int | None, Opt(help="self_refine: most feedback/revision rounds.")] = None,
+    sequential: Annotated[int | None, Opt(help="revisions: attempts per chain (n = parallel x it).")] = None,
+    effort: Annotated[str | None, Opt(help="Reasoning effort low|medium|high: sets budgets.")] = None,
+    sampler: Annotated[str | None, Opt(help="Strategy making each candidate (e.g. budget_forcing).")] = None,
+    initial: Annotated[str | None, Opt(help="self_refine: refine this strategy's winner.")] = None,
     param: Annotated[list[str] | None, Opt("--param", "-p", help="Strategy parameter key=value.")] = None,
     backend: Annotated[str | None, Opt(help="Backend: llamacpp (default), openai, fake.")] = None,
     model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
@@ -55,42 +66,93 @@ def solve(
     strat = api.get_strategy(cfg.strategy, **cfg.strategy_params)
     task = api.get_task(cfg.task, **cfg.task_options)
     params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
-    backend = api.load_backend(cfg.backend, cfg.model, **cfg.backend_options)
+    engine = api.load_backend(cfg.backend, cfg.model, **cfg.backend_options)
     try:
-        with render.progress_bar(f"{cfg.strategy} on {backend.model}", strat.work_units(1), not as_json) as tick:
-            [result] = api.solve([problem], strat, backend=backend, task=task, scorer=cfg.scorer,
-                                 scorer_options=cfg.scorer_options, filters=cfg.filters, params=params,
-                                 seed=cfg.seed, progress=tick)
+        with render.progress_bar(f"{cfg.strategy} on {engine.model}", strat.work_units(1), not as_json) as tick:
+            [result] = api.solve(
+                [problem],
+                strat,
+                backend=engine,
+                task=task,
+                scorer=cfg.scorer,
+                scorer_options=cfg.scorer_options,
+                filters=cfg.filters,
+                params=params,
+                seed=cfg.seed,
+                progress=tick,
+            )
     finally:
-        backend.close()
+        engine.close()
     if as_json:
         render.print_json({**result.to_dict(), "question": question, "run_config": cfg.to_dict()})
     else:
         render.show_result(result, question, render.stdout())
 
+
 def build_config(flags: dict[str, Any]) -> RunConfig:
     """Merge a config file (if any) with the command-line flags; flags win."""
     cfg = load_config(flags["config"]) if flags.get("config") else RunConfig()
-    cfg = cfg.merged(strategy=flags["strategy"], backend=flags["backend"], model=flags["model"],
-                     scorer=flags["scorer"], temperature=flags["temperature"], max_tokens=flags["max_tokens"],
-                     seed=flags["seed"])
+    cfg = cfg.merged(
+        strategy=flags["strategy"],
+        backend=flags["backend"],
+        model=flags["model"],
+        scorer=flags["scorer"],
+        temperature=flags["temperature"],
+        max_tokens=flags["max_tokens"],
+        seed=flags["seed"],
+    )
     cls = make_registries().strategies.get(cfg.strategy)
-    fields = {p.name for p in parameters(cls)}
-    params: dict[str, Any] = {}
-    for key in ("n", "weighted", "few_shot"):
-        if flags.get(key) is not None:
-            if key not in fields:
-                raise PonderError(f"strategy {cfg.strategy!r} takes no {key!r}; it takes {', '.join(sorted(fields))}")
-            params[key] = flags[key]
+    params = strategy_flags(flags, cfg.strategy, cls)
     for item in flags.get("param") or []:
         key, sep, raw = item.partition("=")
         if not sep:
             raise PonderError(f"--param wants key=value, got {item!r}")
         params[key.strip()] = coerce(cls, key.strip(), raw.strip())
-    backend_opts = {k: v for k, v in (("base_url", flags.get("base_url")), ("n_threads", flags.get("threads")))
-                    if v is not None}
+    params = {**cfg.strategy_params, **params}
+    if flags.get("effort"):
+        params = apply_effort(cfg.strategy, flags["effort"], params)
+    backend_opts = {
+        k: v for k, v in (("base_url", flags.get("base_url")), ("n_threads", flags.get("threads"))) if v is not None
+    }
     filters = [("blocklist", {"words": list(flags["block"])})] if flags.get("block") else None
     return cfg.merged(strategy_params=params, backend_options=backend_opts, filters=filters)
+
+
+FLAG_PARAMS = (
+    "n",
+    "weighted",
+    "few_shot",
+    "beam_width",
+    "subtrees",
+    "min_thinking",
+    "max_thinking",
+    "wait",
+    "rounds",
+    "sequential",
+)
+"""Strategy parameters with their own flags; one the strategy lacks goes to its --sampler / --initial."""
+
+
+def strategy_flags(flags: dict[str, Any], name: str, cls: type) -> dict[str, Any]:
+    """Strategy parameters from the dedicated flags, with a --sampler / --initial strategy nested."""
+    fields = {p.name for p in parameters(cls)}
+    nest_key = "sampler" if flags.get("sampler") else "initial" if flags.get("initial") else None
+    inner_name = flags.get(nest_key) if nest_key else None
+    inner_cls = make_registries().strategies.get(inner_name) if inner_name else None
+    inner_fields = {p.name for p in parameters(inner_cls)} if inner_cls else set()
+    params: dict[str, Any] = {}
+    inner: dict[str, Any] = {}
+    for key in FLAG_PARAMS:
+        if flags.get(key) is None:
+            continue
+        if key not in fields | inner_fields:
+            raise PonderError(f"strategy {name!r} takes no {key!r}; it takes {', '.join(sorted(fields))}")
+        (params if key in fields else inner)[key] = flags[key]
+    if nest_key:
+        if nest_key not in fields:
+            raise PonderError(f"strategy {name!r} takes no {nest_key!r}; it takes {', '.join(sorted(fields))}")
+        params[nest_key] = {"strategy": inner_name, **inner}
+    return params
 
 
 @app.command()

@@ -39,8 +39,13 @@ def progress_bar(label: str, total: int, enabled: bool) -> Iterator[ProgressFn |
     if not enabled:
         yield None
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=stderr(), transient=True) as bar:
         task_id = bar.add_task(label, total=total)
         yield lambda units: bar.advance(task_id, units)

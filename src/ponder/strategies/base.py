@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol
 from ponder.budget import Metered
 from ponder.errors import ConfigError
 from ponder.guardrails import apply_filters
-from ponder.scorers.base import OutcomeScorer
+from ponder.scorers.base import OutcomeScorer, ProcessScorer
 from ponder.tasks.base import Task
 from ponder.types import Candidate, Completion, Problem, Result, SamplingParams, TraceEvent
 
@@ -38,6 +38,8 @@ class Context:
     params: SamplingParams = field(default_factory=SamplingParams)
     """Default sampling parameters (temperature, max_tokens, seed); strategies override per call."""
     scorer: OutcomeScorer | None = None
+    process_scorer: ProcessScorer | None = None
+    """Step-level scorer for search strategies (set when the chosen scorer can score steps)."""
     filters: Sequence[Any] = ()
     """Candidate filters (guardrails) applied before selection."""
     progress: Progress | None = None
@@ -65,13 +67,42 @@ def prompts_for(problems: Sequence[Problem], ctx: Context) -> list[str]:
     return [ctx.backend.render(ctx.task.messages(p)) for p in problems]
 
 
-def sample(
-    problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int
-) -> list[list[Candidate]]:
+def sample(problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int) -> list[list[Candidate]]:
     """Sample ``n`` candidates per problem in one batched backend call; answers extracted."""
     generations = ctx.backend.generate(prompts_for(problems, ctx), params, n, tags=[p.id for p in problems])
     ctx.advance(len(problems) * n)
     return [[to_candidate(c, ctx.task) for c in g.completions] for g in generations]
+
+
+def draw(
+    sampler: Any, problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int
+) -> list[list[Candidate]]:
+    """``n`` candidates per problem: plain samples when ``sampler`` is None, else from a sampler strategy.
+
+    A sampler strategy with a ``draw(problems, ctx, params, n)`` method makes all n at once (batched);
+    any other strategy is run n times with distinct seeds and contributes its chosen candidate each time.
+    This is how strategies compose: e.g. self-consistency over budget-forced samples.
+    """
+    if sampler is None:
+        return sample(problems, ctx, params, n)
+    if hasattr(sampler, "draw"):
+        return sampler.draw(problems, ctx, params, n)  # type: ignore[no-any-return]
+    out: list[list[Candidate]] = [[] for _ in problems]
+    base_seed = params.seed or 0
+    for i in range(n):
+        sub = dataclasses.replace(ctx, params=ctx.params.replace(seed=base_seed * 1009 + i))
+        for slot, res in zip(out, sampler.run(problems, sub), strict=True):
+            slot.append(chosen(res))
+    return out
+
+
+def chosen(res: Result) -> Candidate:
+    """The candidate a Result chose (or a synthetic one carrying its answer when none was singled out)."""
+    if res.selected is not None:
+        return dataclasses.replace(res.candidates[res.selected], score=None)
+    tokens = sum(c.n_tokens for c in res.candidates)
+    text = res.candidates[-1].text if res.candidates else ""
+    return Candidate(text=text, answer=res.answer, n_tokens=tokens)
 
 
 def to_candidate(completion: Completion, task: Task) -> Candidate:
@@ -125,8 +156,14 @@ def score_candidates(problem: Problem, candidates: Sequence[Candidate], ctx: Con
 
 
 def config_of(strategy: Any) -> dict[str, Any]:
-    """The strategy's parameters as a plain dict (for Result.config and saved runs)."""
-    return {f.name: getattr(strategy, f.name) for f in dataclasses.fields(strategy)}
+    """The strategy's parameters as a plain dict (for Result.config and saved runs); a nested strategy
+    (a sampler) appears as ``{"strategy": name, **its parameters}``."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(strategy):
+        value = getattr(strategy, f.name)
+        is_strategy = dataclasses.is_dataclass(value) and hasattr(value, "run")
+        out[f.name] = {"strategy": value.name, **config_of(value)} if is_strategy else value
+    return out
 
 
 def result(
@@ -176,4 +213,6 @@ def first_with_answer(candidates: Sequence[Candidate], answer: str | None, ctx: 
 
 def filter_events(candidates: Sequence[Candidate]) -> list[TraceEvent]:
     """One trace event per candidate a guardrail filtered, with its reason."""
-    return [TraceEvent("filter", {"candidate": i, "reason": c.filtered}) for i, c in enumerate(candidates) if c.filtered]
+    return [
+        TraceEvent("filter", {"candidate": i, "reason": c.filtered}) for i, c in enumerate(candidates) if c.filtered
+    ]

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ponder.errors import ConfigError, ScorerError
 from ponder.strategies.base import (
     Context,
+    draw,
     filter_events,
     first_with_answer,
     guard,
     majority_vote,
     result,
-    sample,
     sampling_params,
     score_candidates,
 )
@@ -42,6 +42,8 @@ class BestOfN:
     """Sampling temperature; None uses the run's default."""
     max_tokens: int | None = None
     """Max tokens per sample; None uses the run's default."""
+    sampler: Any = None
+    """A strategy that produces each candidate (e.g. budget_forcing); None = plain sampling."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
@@ -54,7 +56,7 @@ class BestOfN:
         if ctx.scorer is None:
             raise ConfigError("best_of_n needs a scorer: pass --scorer judge|confidence|rule")
         params = sampling_params(ctx, self.temperature, self.max_tokens, logprobs=ctx.scorer.needs_logprobs)
-        batches = sample(problems, ctx, params, self.n)
+        batches = draw(self.sampler, problems, ctx, params, self.n)
         results = []
         for problem, drawn in zip(problems, batches, strict=True):
             candidates = score_candidates(problem, guard(problem, drawn, ctx), ctx)

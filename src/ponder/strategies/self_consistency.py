@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ponder.errors import ConfigError
 from ponder.strategies.base import (
     Context,
+    draw,
     filter_events,
     first_with_answer,
     guard,
     majority_vote,
     result,
-    sample,
     sampling_params,
 )
 from ponder.types import Problem, Result, TraceEvent
@@ -35,6 +35,8 @@ class SelfConsistency:
     """Sampling temperature; None uses the run's default."""
     max_tokens: int | None = None
     """Max tokens per sample; None uses the run's default."""
+    sampler: Any = None
+    """A strategy that produces each candidate (e.g. budget_forcing); None = plain sampling."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
@@ -45,7 +47,7 @@ class SelfConsistency:
 
     def run(self, problems: Sequence[Problem], ctx: Context) -> list[Result]:
         params = sampling_params(ctx, self.temperature, self.max_tokens, logprobs=False)
-        batches = sample(problems, ctx, params, self.n)
+        batches = draw(self.sampler, problems, ctx, params, self.n)
         results = []
         for problem, drawn in zip(problems, batches, strict=True):
             candidates = guard(problem, drawn, ctx)
@@ -58,4 +60,3 @@ class SelfConsistency:
             ]
             results.append(result(self, problem, ctx, answer, candidates, trace, selected))
         return results
-
