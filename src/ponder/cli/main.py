@@ -14,6 +14,7 @@ import typer
 from ponder import api
 from ponder.catalog import make_registries
 from ponder.cli import render
+from ponder.cli.eval_cmd import eval_, report
 from ponder.cli.models import models_app
 from ponder.config import RunConfig, load_config, save_config
 from ponder.errors import PonderError, StrategyError
@@ -23,6 +24,8 @@ from ponder.types import Problem, SamplingParams
 
 app = typer.Typer(help="Test-time scaling for language models.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_app, name="models")
+app.command("eval")(eval_)
+app.command()(report)
 
 Opt = typer.Option
 
@@ -57,6 +60,7 @@ def solve(
     config: Annotated[Path | None, Opt(help="YAML/TOML run config; flags override it.")] = None,
     save: Annotated[Path | None, Opt("--save-config", help="Write the full run config here.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object instead of tables.")] = False,
+    trace: Annotated[bool, Opt("--trace", help="Also print every trace event (drafts, votes, trees).")] = False,
 ) -> None:
     """Answer QUESTION with a test-time scaling strategy."""
     cfg = build_config(locals())
@@ -87,6 +91,8 @@ def solve(
         render.print_json({**result.to_dict(), "question": question, "run_config": cfg.to_dict()})
     else:
         render.show_result(result, question, render.stdout())
+        if trace:
+            render.show_trace(result, render.stdout())
 
 
 def build_config(flags: dict[str, Any]) -> RunConfig:

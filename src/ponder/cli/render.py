@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ponder.search.show import tree_lines
 from ponder.strategies.base import Progress as ProgressFn
 from ponder.types import Result, to_jsonable
 
@@ -72,6 +73,21 @@ def show_result(result: Result, question: str, console: Console) -> None:
         f"tokens: {u.completion_tokens} generated, {u.prompt_tokens} prompt ({u.cached_prompt_tokens} reused "
         f"from cache), {u.calls} backend calls, {u.flops:.3g} FLOPs; wall {u.wall_seconds:.1f} s"
     )
+
+
+def show_trace(result: Result, console: Console, width: int = 100) -> None:
+    """Every trace event: drafts, feedback, revisions, votes; search trees drawn as indented lines."""
+    console.rule("trace")
+    for i, event in enumerate(result.trace):
+        if event.kind == "tree":
+            console.print(f"[bold]{i:>3} tree[/bold] ({len(event.data['nodes'])} nodes)")
+            for line in tree_lines(event.data["nodes"], width=width - 10):
+                console.print("      " + line, markup=False, highlight=False)
+            continue
+        data = json.dumps(to_jsonable(event.data), ensure_ascii=False)
+        short = data if len(data) <= width * 3 else data[: width * 3 - 1] + "…"
+        console.print(f"[bold]{i:>3} {event.kind}[/bold] ", end="")
+        console.print(short, markup=False, highlight=False)
 
 
 def _distribution(result: Result) -> dict[str, tuple[int, float | None, int]]:

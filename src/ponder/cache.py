@@ -1,0 +1,251 @@
+"""A SQLite cache of sampled completions, as a Backend wrapper (``CachedBackend``).
+
+One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed, the sample's
+own seed ``params.sample_seed(i)``, sample index i). The number of samples asked for (``n``) is not part of
+the key, so a budget-N run reuses the first N samples of a budget-2N run with the same seed, and a repeated
+run makes no backend call at all. Only seeded calls (``params.seed is not None``) are cached: an unseeded
+call is meant to be fresh each time and goes straight to the inner backend.
+
+Exact reuse holds for backends whose sample i depends only on (prompt, i, ``sample_seed(i)``): llamacpp,
+fake, and openai without native ``n``. A server that draws all n samples from one seed still gets valid
+samples from the cache (same distribution), just not bit-identical to an uncached run.
+
+A prompt with any missing sample is generated again in full (backends cannot start at sample i); samples
+already cached are kept and returned, new ones are stored, and all n count as misses (they were computed).
+Running the largest budget first (the eval runner does) makes every smaller budget a full hit.
+
+Place it *under* ``ponder.budget.Metered``: the meter then charges the tokens and FLOPs the strategy used
+whether or not they came from the cache (cached rows keep their original prompt-token counts). What the
+cache saved is reported separately in ``stats`` (hits, misses, and the original wall seconds of the samples
+it replayed). Thread-safe: one connection shared under a lock; WAL mode lets several processes share a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ponder.backends.base import Backend, Capabilities
+from ponder.errors import ConfigError
+from ponder.types import Completion, Generation, Message, SamplingParams, TokenLogprob
+
+__all__ = ["CacheStats", "CachedBackend", "CachedSample", "SampleStore", "sample_key"]
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS samples (
+    key TEXT PRIMARY KEY, completion TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
+    cached_prompt_tokens INTEGER NOT NULL, wall_seconds REAL NOT NULL, created REAL NOT NULL)"""
+_KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CachedSample:
+    """One stored sample with what its prompt cost when it was generated."""
+
+    completion: Completion
+    prompt_tokens: int
+    cached_prompt_tokens: int
+    wall_seconds: float
+    """This sample's share of the wall time of the call that generated it."""
+
+
+@dataclass
+class CacheStats:
+    """Samples served from the cache without a backend call (hits), samples the inner backend computed
+    (misses), and the original wall seconds of the samples served (what generating them again would cost)."""
+
+    hits: int = 0
+    misses: int = 0
+    replayed_wall_seconds: float = 0.0
+
+    def add(self, other: CacheStats) -> None:
+        self.hits += other.hits
+        self.misses += other.misses
+        self.replayed_wall_seconds += other.replayed_wall_seconds
+
+
+def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
+    """The cache key of sample ``index`` of ``prompt`` (independent of how many samples were asked for)."""
+    settings = {k: v for k, v in dataclasses.asdict(params).items() if k != "seed"}
+    payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index), index]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=list)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _encode(completion: Completion) -> str:
+    return json.dumps(dataclasses.asdict(completion), ensure_ascii=False, separators=(",", ":"))
+
+
+def _decode(text: str) -> Completion:
+    data: dict[str, Any] = json.loads(text)
+    logprobs = data.get("logprobs")
+    if logprobs is not None:
+        logprobs = tuple(TokenLogprob(t["token"], t["logprob"], t.get("top") or {}) for t in logprobs)
+    return Completion(data["text"], data["n_tokens"], data["finish_reason"], logprobs, data.get("stop_reason"))
+
+
+class SampleStore:
+    """The SQLite table of cached samples. Thread-safe; safe to share between CachedBackend views."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        if self.path.is_dir():
+            raise ConfigError(f"cache path must be a file, got the directory {str(self.path)!r}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(_SCHEMA)
+            self._conn.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"cannot open the generation cache {str(self.path)!r}: {exc}") from exc
+
+    def get(self, keys: Sequence[str]) -> dict[str, CachedSample]:
+        """The stored samples among ``keys``."""
+        out: dict[str, CachedSample] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    "SELECT key, completion, prompt_tokens, cached_prompt_tokens, wall_seconds "
+                    f"FROM samples WHERE key IN ({marks})",
+                    part,
+                ).fetchall()
+                for key, text, prompt_tokens, cached, wall in rows:
+                    out[key] = CachedSample(_decode(text), prompt_tokens, cached, wall)
+        return out
+
+    def put(self, rows: Sequence[tuple[str, CachedSample]]) -> None:
+        """Store samples (a key already present keeps its first sample)."""
+        now = time.time()
+        values = [
+            (k, _encode(s.completion), s.prompt_tokens, s.cached_prompt_tokens, s.wall_seconds, now) for k, s in rows
+        ]
+        with self._lock:
+            self._conn.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?, ?, ?)", values)
+            self._conn.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+@dataclass
+class _Plan:
+    """For one call: every sample's key, what the cache holds, and which prompts must be generated."""
+
+    keys: list[list[str]]
+    found: dict[str, CachedSample]
+    missing: list[int] = field(default_factory=list)
+
+
+class CachedBackend:
+    """A Backend that serves seeded samples from a SampleStore and stores new ones. Same protocol as Backend.
+
+    ``stats`` counts hits and misses over the wrapper's life; ``prompt_stats`` the same per prompt (so a
+    caller can attribute them to problems). ``view()`` gives a wrapper sharing the inner backend and store
+    with fresh statistics (one per chunk of work).
+    """
+
+    def __init__(self, inner: Backend, store: str | Path | SampleStore, *, owner: bool = True) -> None:
+        self.inner = inner
+        self.store = store if isinstance(store, SampleStore) else SampleStore(store)
+        self._owns_store = not isinstance(store, SampleStore)
+        self._owner = owner
+        self.name = inner.name
+        self.stats = CacheStats()
+        self.prompt_stats: dict[str, CacheStats] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    @property
+    def n_params(self) -> int:
+        return self.inner.n_params
+
+    def view(self) -> CachedBackend:
+        """A wrapper over the same inner backend and store, with its own (empty) statistics."""
+        return CachedBackend(self.inner, self.store, owner=False)
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return self.inner.render(messages)
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
+        """For each prompt, ``n`` completions: cached ones replayed, the rest generated and stored."""
+        if params.seed is None or not prompts or n < 1:
+            return self.inner.generate(prompts, params, n)
+        plan = self._plan(prompts, params, n)
+        fresh: dict[int, Generation] = {}
+        if plan.missing:
+            start = time.perf_counter()
+            generated = self.inner.generate([prompts[j] for j in plan.missing], params, n)
+            wall = time.perf_counter() - start
+            fresh = dict(zip(plan.missing, generated, strict=True))
+            self._store_new(plan, fresh, wall)
+        return [self._assemble(j, prompt, plan, fresh.get(j)) for j, prompt in enumerate(prompts)]
+
+    def _plan(self, prompts: Sequence[str], params: SamplingParams, n: int) -> _Plan:
+        keys = [[sample_key(self.name, self.model, p, params, i) for i in range(n)] for p in prompts]
+        found = self.store.get([k for row in keys for k in row])
+        missing = [j for j, row in enumerate(keys) if any(k not in found for k in row)]
+        return _Plan(keys, found, missing)
+
+    def _store_new(self, plan: _Plan, fresh: dict[int, Generation], wall: float) -> None:
+        """Store the newly generated samples, each with its share of the call's wall time (by tokens)."""
+        new: list[tuple[str, Completion, Generation, float]] = []
+        for j, gen in fresh.items():
+            processed = (gen.prompt_tokens - gen.cached_prompt_tokens) / max(1, len(gen.completions))
+            for key, completion in zip(plan.keys[j], gen.completions, strict=True):
+                if key not in plan.found:
+                    new.append((key, completion, gen, processed + completion.n_tokens))
+        total = sum(weight for *_, weight in new) or 1.0
+        rows = [
+            (key, CachedSample(c, g.prompt_tokens, g.cached_prompt_tokens, wall * weight / total))
+            for key, c, g, weight in new
+        ]
+        self.store.put(rows)
+
+    def _assemble(self, j: int, prompt: str, plan: _Plan, gen: Generation | None) -> Generation:
+        """Prompt j's Generation: cached samples where stored, else the fresh ones; statistics updated."""
+        cached = [plan.found.get(k) for k in plan.keys[j]]
+        completions = [hit.completion if hit is not None else gen.completions[i] for i, hit in enumerate(cached)]  # type: ignore[union-attr]
+        if gen is None:  # all served: hits, and what generating them once cost
+            stats = CacheStats(hits=len(cached), replayed_wall_seconds=sum(h.wall_seconds for h in cached if h))
+        else:  # generated again in full (the cached prefix is returned, but its compute was spent anyway)
+            stats = CacheStats(misses=len(cached))
+        with self._lock:
+            self.stats.add(stats)
+            self.prompt_stats.setdefault(prompt, CacheStats()).add(stats)
+        if gen is not None:
+            return Generation(tuple(completions), gen.prompt_tokens, gen.cached_prompt_tokens)
+        first = cached[0]
+        assert first is not None  # every sample was cached
+        return Generation(tuple(completions), first.prompt_tokens, first.cached_prompt_tokens)
+
+    def close(self) -> None:
+        """Close the inner backend, and the store when this wrapper opened it (a view closes nothing)."""
+        if not self._owner:
+            return
+        self.inner.close()
+        if self._owns_store:
+            self.store.close()

@@ -1,0 +1,143 @@
+"""The SQLite generation cache: prefix reuse across budgets, free repeats, metering above it, threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ponder.api import make_context
+from ponder.backends.fake import FakeBackend, FakeReply
+from ponder.budget import Meter, Metered
+from ponder.cache import CachedBackend, SampleStore, sample_key
+from ponder.catalog import make_registries
+from ponder.errors import ConfigError
+from ponder.strategies.self_consistency import SelfConsistency
+from ponder.tasks.math_answer import MathAnswerTask
+from ponder.types import Problem, SamplingParams
+
+PARAMS = SamplingParams(seed=3, max_tokens=64)
+PROMPTS = ["<|user|>\nWhat is 6 * 7?\n<|assistant|>\n", "<|user|>\nWhat is 2 + 2?\n<|assistant|>\n"]
+
+
+def texts(generations):
+    return [[c.text for c in g.completions] for g in generations]
+
+
+def test_fake_backend_sample_i_does_not_depend_on_n():
+    """The property the cache relies on: sample i is a function of (prompt, i, sample_seed(i)) only."""
+    fake = FakeBackend()
+    eight = texts(fake.generate(PROMPTS, PARAMS, 8))
+    four = texts(fake.generate(PROMPTS, PARAMS, 4))
+    assert [row[:4] for row in eight] == four
+    assert PARAMS.sample_seed(2) == PARAMS.replace(max_tokens=9).sample_seed(2)
+
+
+def test_repeated_call_makes_no_backend_call(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    first = cached.generate(PROMPTS, PARAMS, 4)
+    assert len(fake.calls) == 1 and cached.stats.misses == 8 and cached.stats.hits == 0
+    again = cached.generate(PROMPTS, PARAMS, 4)
+    assert len(fake.calls) == 1 and cached.stats.hits == 8
+    assert texts(again) == texts(first)
+    assert [g.prompt_tokens for g in again] == [g.prompt_tokens for g in first]
+
+
+def test_budget_4_after_budget_8_is_free_and_gets_the_first_4(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    eight = cached.generate(PROMPTS, PARAMS, 8)
+    four = cached.generate(PROMPTS, PARAMS, 4)
+    assert len(fake.calls) == 1
+    assert texts(four) == [row[:4] for row in texts(eight)]
+    assert texts(four) == texts(FakeBackend().generate(PROMPTS, PARAMS, 4))  # what an uncached run gives
+
+
+def test_a_larger_budget_generates_and_keeps_the_cached_prefix(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    four = cached.generate(PROMPTS, PARAMS, 4)
+    eight = cached.generate(PROMPTS, PARAMS, 8)
+    assert len(fake.calls) == 2 and cached.stats.hits == 0 and cached.stats.misses == 8 + 16  # all 8 recomputed
+    assert [row[:4] for row in texts(eight)] == texts(four)
+    assert len(cached.store) == 16
+
+
+def test_unseeded_calls_and_different_params_are_not_shared(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    unseeded = PARAMS.replace(seed=None)
+    cached.generate(PROMPTS, unseeded, 2)
+    cached.generate(PROMPTS, unseeded, 2)
+    assert len(fake.calls) == 2 and len(cached.store) == 0
+    cached.generate(PROMPTS, PARAMS, 2)
+    cached.generate(PROMPTS, PARAMS.replace(temperature=0.3), 2)
+    cached.generate(PROMPTS, PARAMS.replace(seed=4), 2)
+    assert len(fake.calls) == 5
+    assert sample_key("fake", "m", "p", PARAMS, 0) != sample_key("fake", "m2", "p", PARAMS, 0)
+
+
+def test_logprobs_and_finish_reasons_survive_the_round_trip(tmp_path: Path):
+    reply = FakeReply("one two three", top=[{" one": -0.5, " uno": -1.0}])
+    fake = FakeBackend([reply])
+    params = PARAMS.replace(logprobs=2, max_tokens=2)
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    first = cached.generate(PROMPTS[:1], params, 1)
+    replay = CachedBackend(FakeBackend([reply]), tmp_path / "c.sqlite").generate(PROMPTS[:1], params, 1)
+    assert replay == first
+    assert replay[0].completions[0].finish_reason == "length"
+
+
+def test_metering_above_the_cache_still_charges_the_tokens_used(tmp_path: Path):
+    """Usage counts what the strategy used; the cache's saving is reported apart, in its stats."""
+    task = MathAnswerTask()
+    problems = [Problem("What is 6 * 7?", id="a"), Problem("What is 2 + 2?", id="b")]
+    usages = []
+    for _ in range(2):
+        cached = CachedBackend(FakeBackend(), tmp_path / "c.sqlite")
+        ctx = make_context(cached, task, make_registries(), params=PARAMS)  # type: ignore[arg-type]
+        results = SelfConsistency(n=4).run(problems, ctx)
+        usages.append([r.usage.completion_tokens for r in results])
+        stats = cached.stats
+    assert usages[0] == usages[1] and all(u > 0 for u in usages[0])
+    assert stats.hits == 8 and stats.misses == 0 and stats.replayed_wall_seconds > 0
+
+
+def test_metered_wraps_the_cache(tmp_path: Path):
+    metered = Metered(CachedBackend(FakeBackend(), tmp_path / "c.sqlite"), Meter())
+    metered.generate(PROMPTS, PARAMS, 3, tags=["a", "b"])
+    metered.generate(PROMPTS, PARAMS, 3, tags=["a", "b"])
+    assert metered.usage.calls == 2 and metered.meter.usage_for("a").completion_tokens > 0
+
+
+def test_threads_share_one_cache(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            view = cached.view()
+            for _ in range(5):
+                view.generate([f"prompt {i % 4}"], PARAMS, 3)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(cached.store) == 4 * 3
+
+
+def test_store_errors_show_the_path(tmp_path: Path):
+    with pytest.raises(ConfigError, match="directory"):
+        SampleStore(tmp_path)
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match=r"bad\.sqlite"):
+        SampleStore(bad)
