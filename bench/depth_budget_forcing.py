@@ -9,8 +9,8 @@ On ``--limit`` gsm_symbolic problems (default 20), with the embedded llama.cpp b
    and ``self_consistency`` at each ``--sc-n`` value, plotted as accuracy against mean generated tokens per
    problem on one axis, so points at equal x compare equal compute.
 
-It writes a PNG (``--figure``) and replaces its own section of docs/BENCHMARKS.md (between the markers
-below) with the tables and the command. Run from the repository root:
+It writes a PNG (``--figure``) and replaces its own section of docs/BENCHMARKS.md (see bench.common)
+with the tables and the command. Run from the repository root:
 
     .venv/bin/python bench/depth_budget_forcing.py --limit 20 --model qwen2.5-coder-1.5b
 
@@ -27,11 +27,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.common import replace_section
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Problem, Result, SamplingParams
 
-START, END = "<!-- bench:depth_budget_forcing:start -->", "<!-- bench:depth_budget_forcing:end -->"
+TITLE = "Depth: budget forcing curve; self-refine vs self-consistency at equal tokens"
 
 
 def ints(text: str) -> list[int]:
@@ -150,7 +151,6 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     )
     command = " ".join(["python", "bench/depth_budget_forcing.py", *sys.argv[1:]])
     return (
-        f"{START}\n## Depth: budget forcing curve; self-refine vs self-consistency at equal tokens\n\n"
         f"{m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, seed {args.seed}; "
         f"{platform.machine()}, Python {platform.python_version()}. Figure: `{args.figure}`.\n\n"
         f"Budget forcing (T={args.bf_temperature}, at most {args.wait} waits; tokens are per problem):\n\n"
@@ -158,20 +158,8 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"wall s |\n|---|---|---|---|---|---|---|---|\n{bf}\n\n"
         f"Equal tokens (T={args.temperature}, max_tokens={args.max_tokens}; compare rows with similar tokens):\n\n"
         f"| strategy | accuracy | generated tokens / problem | wall s |\n|---|---|---|---|\n{eq}\n\n"
-        f"Command: `{command}`\n{END}\n"
+        f"Command: `{command}`"
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -179,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     m = measure(args)
     plot(m, args.figure)
     section = render(args, m)
-    write_section(args.out, section)
+    replace_section(args.out, "depth_budget_forcing", TITLE, section)
     print(section)
 
 

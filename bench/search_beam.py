@@ -10,7 +10,7 @@ On ``--limit`` problems (default 10) it measures:
 3. Accuracy against self-consistency at equal generated tokens (self-consistency's ``n`` is chosen from a
    pilot run so its generated tokens match beam search's, scorer tokens included).
 
-It replaces its own section of docs/BENCHMARKS.md (between the markers below) with the figures and the
+It replaces its own section of docs/BENCHMARKS.md (see bench.common) with the figures and the
 command that produced them. Run from the repository root:
 
     .venv/bin/python bench/search_beam.py --limit 10 --model qwen2.5-coder-1.5b
@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.common import replace_section
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Generation, Message, Problem, Result, SamplingParams, Usage
 
-START, END = "<!-- bench:search_beam:start -->", "<!-- bench:search_beam:end -->"
+TITLE = "Step-level beam search: prefix reuse and accuracy"
 
 
 class Reprefill:
@@ -147,31 +148,18 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (
-        f"{START}\n## Step-level beam search: prefix reuse and accuracy\n\n"
         f"`beam_search` N={args.n}, M={args.beam_width}, max depth {args.max_depth}, scorer `{args.scorer}`, "
         f"on {m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, "
         f"T={args.temperature}, seed {args.seed}; {platform.machine()}, Python {platform.python_version()}.\n\n"
         f"| measure | value |\n|---|---|\n{table}\n\n"
-        f"Generated tokens include the scorer's. Command: `{command}`\n{END}\n"
+        f"Generated tokens include the scorer's. Command: `{command}`"
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     section = render(args, measure(args))
-    write_section(args.out, section)
+    replace_section(args.out, "search_beam", TITLE, section)
     print(section)
 
 

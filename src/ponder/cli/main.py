@@ -16,6 +16,7 @@ from ponder.catalog import make_registries
 from ponder.cli import render
 from ponder.cli.eval_cmd import eval_, report
 from ponder.cli.models import models_app
+from ponder.cli.serve import serve
 from ponder.config import RunConfig, load_config, save_config
 from ponder.errors import PonderError, StrategyError
 from ponder.introspect import coerce, parameters
@@ -26,6 +27,7 @@ app = typer.Typer(help="Test-time scaling for language models.", no_args_is_help
 app.add_typer(models_app, name="models")
 app.command("eval")(eval_)
 app.command()(report)
+app.command()(serve)
 
 Opt = typer.Option
 

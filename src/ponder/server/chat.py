@@ -1,0 +1,285 @@
+"""``/v1/chat/completions``: from a request to a plan, and from a plan's outcome to the response.
+
+How messages are used:
+- With a strategy (``ponder:<name>``, a ``ponder`` field or ``reasoning_effort``): the last ``user``
+  message is the question; the task (default ``math``) writes the prompt the model sees, as ``ponder
+  solve`` does. ``system``/``developer`` messages, joined, replace the task's system prompt when the task
+  takes one (``math`` and its dataset tasks do); earlier turns are not used. Each of the ``n`` choices is
+  an independent run of the strategy with its own seed (``seed + i``; a random base seed when the request
+  gives none, reported in ``ponder.seeds``).
+- With the base model and no ponder options: every message goes through the backend's chat template and
+  the ``n`` choices are ``n`` samples of one backend call (seeded as ponder's backends seed samples).
+
+A choice's content is the chosen candidate's full text (its reasoning, ending in the answer). When a
+strategy singles out no candidate, the first candidate holding the winning answer is shown, else the last.
+finish_reason is "length" only when that candidate has no answer and used ``max_tokens`` or more.
+``usage`` counts every token the runs spent (all samples, scorer calls included), from the metering
+wrapper. The ``ponder`` field holds the answers, candidates (without text), trace event counts (the full
+trace with ``"trace": true``), per-run usage and the seeds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.api import get_task, make_context, run_chunks
+from ponder.budget import Metered
+from ponder.errors import ConfigError
+from ponder.server.errors import bad_request
+from ponder.server.routing import RunSpec, resolve
+from ponder.server.schemas import (
+    ChatChoiceOut,
+    ChatCompletionOut,
+    ChatCompletionRequest,
+    ChatMessage,
+    ChatMessageOut,
+    UsageOut,
+)
+from ponder.server.state import ServerState
+from ponder.server.worker import Cancellable, CancelToken
+from ponder.tasks.base import Task
+from ponder.types import Candidate, Message, Problem, Result, SamplingParams, TokenLogprob, Usage, to_jsonable
+
+Tick = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The fields every response and chunk of one request repeats."""
+
+    id: str
+    created: int
+    model: str
+
+    @staticmethod
+    def new(model: str) -> Meta:
+        return Meta(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), model)
+
+
+@dataclass(frozen=True)
+class ChoiceOut:
+    text: str
+    finish_reason: str
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    choices: list[ChoiceOut]
+    usage: Usage
+    ponder: dict[str, Any] | None = None
+
+
+@dataclass
+class ChatPlan:
+    """A validated chat request, ready to run on a worker thread."""
+
+    state: ServerState
+    spec: RunSpec
+    params: SamplingParams
+    n: int
+    messages: list[Message]
+    problem: Problem | None = None
+    task: Task | None = None
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Progress units the whole request will report."""
+        if self.spec.strategy is None:
+            return self.n
+        return self.n * max(1, self.spec.strategy.work_units(1))
+
+    def run(self, token: CancelToken, tick: Tick) -> Outcome:
+        if self.spec.strategy is None:
+            return self._sample(token, tick)
+        return self._solve(token, tick)
+
+    def _sample(self, token: CancelToken, tick: Tick) -> Outcome:
+        backend = Metered(Cancellable(self.state.backend, token))
+        [gen] = backend.generate([backend.render(self.messages)], self.params, self.n)
+        tick(self.n)
+        choices = [ChoiceOut(c.text, c.finish_reason, c.logprobs) for c in gen.completions]
+        return Outcome(choices, backend.usage)
+
+    def _solve(self, token: CancelToken, tick: Tick) -> Outcome:
+        assert self.spec.strategy is not None and self.problem is not None and self.task is not None
+        usage, results = Usage(), []
+        for seed in self.seeds:
+            ctx = make_context(
+                Cancellable(self.state.backend, token),
+                self.task,
+                self.state.registries,
+                params=self.params.replace(seed=seed),
+                scorer=self.spec.scorer,
+                progress=tick,
+            )
+            results.extend(run_chunks(self.spec.strategy, [self.problem], ctx, 1))
+            usage = usage + ctx.backend.usage
+        choices = [self._choice(res) for res in results]
+        return Outcome(choices, usage, summary(results, self.seeds, self.spec.trace))
+
+    def _choice(self, res: Result) -> ChoiceOut:
+        assert self.task is not None
+        cand = pick(res, self.task)
+        if cand is None:
+            return ChoiceOut("", "stop")
+        cut = cand.answer is None and cand.n_tokens >= self.params.max_tokens
+        return ChoiceOut(cand.text, "length" if cut else "stop")
+
+
+def plan_chat(state: ServerState, req: ChatCompletionRequest) -> ChatPlan:
+    """Validate a chat request into a plan (APIError for anything wrong, before any work starts)."""
+    if req.n > state.limits.max_n:
+        raise bad_request(f"n must be <= {state.limits.max_n}, got {req.n}", "n")
+    spec = resolve(state, req.model, req.ponder, req.reasoning_effort)
+    params = sampling(state, req)
+    if spec.strategy is None:
+        messages = [_message(m, i) for i, m in enumerate(req.messages)]
+        if req.logprobs:
+            params = params.replace(logprobs=req.top_logprobs or 0)
+        return ChatPlan(state, spec, params, req.n, messages)
+    question, system = question_of(req.messages)
+    task = build_task(state, spec.task, system)
+    base = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
+    seeds = tuple(base + i for i in range(req.n))
+    return ChatPlan(state, spec, params, req.n, [], Problem(question, id="request"), task, seeds)
+
+
+def sampling(state: ServerState, req: ChatCompletionRequest) -> SamplingParams:
+    """The request's sampling fields over the server's defaults."""
+    changes: dict[str, Any] = {"stop": req.stops(), "seed": req.seed}
+    for key, value in (("temperature", req.temperature), ("top_p", req.top_p)):
+        if value is not None:
+            changes[key] = value
+    max_tokens = req.max_completion_tokens or req.max_tokens
+    if max_tokens is not None:
+        changes["max_tokens"] = max_tokens
+    try:
+        return state.params.replace(**changes)
+    except ConfigError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def question_of(messages: list[ChatMessage]) -> tuple[str, str | None]:
+    """(the last user message's text, the system/developer messages joined or None)."""
+    users = [m.text() for m in messages if m.role == "user"]
+    if not users or not users[-1].strip():
+        raise bad_request("a strategy needs a non-empty user message (the question)", "messages")
+    system = "\n\n".join(m.text() for m in messages if m.role in ("system", "developer") and m.text().strip())
+    return users[-1], system or None
+
+
+def build_task(state: ServerState, name: str, system: str | None) -> Task:
+    """The named task, with ``system`` as its system prompt when it takes one."""
+    try:
+        factory = state.registries.tasks.get(name)
+        takes_system = "system_prompt" in inspect.signature(factory).parameters
+        return get_task(name, state.registries, **({"system_prompt": system} if system and takes_system else {}))
+    except ConfigError as exc:
+        raise bad_request(str(exc), "ponder.task", "invalid_parameter") from None
+
+
+def _message(m: ChatMessage, index: int) -> Message:
+    if m.role in ("tool", "function"):
+        raise bad_request(f"{m.role} messages are not supported", f"messages.{index}.role")
+    return Message("system" if m.role == "developer" else m.role, m.text())  # type: ignore[arg-type]
+
+
+def pick(res: Result, task: Task) -> Candidate | None:
+    """The candidate whose text answers the request (see the module docstring)."""
+    if res.selected is not None:
+        return res.candidates[res.selected]
+    if res.answer is not None:
+        key = task.answer_key(res.answer)
+        for cand in res.candidates:
+            if cand.answer is not None and task.answer_key(cand.answer) == key:
+                return cand
+    return res.candidates[-1] if res.candidates else None
+
+
+def summary(results: list[Result], seeds: tuple[int, ...], full_trace: bool) -> dict[str, Any]:
+    """The ``ponder`` field of a response: what each run did."""
+    runs = []
+    for res in results:
+        kinds: dict[str, int] = {}
+        for event in res.trace:
+            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        runs.append(
+            {
+                "answer": res.answer,
+                "selected": res.selected,
+                "candidates": [
+                    {"answer": c.answer, "score": c.score, "n_tokens": c.n_tokens, "filtered": c.filtered}
+                    for c in res.candidates
+                ],
+                "trace": to_jsonable(res.trace) if full_trace else kinds,
+                "usage": to_jsonable(res.usage),
+            }
+        )
+    strategy = results[0].strategy if results else None
+    config = results[0].config if results else {}
+    return finite({"strategy": strategy, "config": to_jsonable(config), "seeds": list(seeds), "runs": runs})
+
+
+def chat_body(outcome: Outcome, meta: Meta) -> ChatCompletionOut:
+    """The non-streaming response."""
+    choices = [
+        ChatChoiceOut(
+            index=i,
+            message=ChatMessageOut(content=c.text),
+            finish_reason=c.finish_reason,
+            logprobs=chat_logprobs(c.logprobs),
+        )
+        for i, c in enumerate(outcome.choices)
+    ]
+    return ChatCompletionOut(
+        id=meta.id,
+        created=meta.created,
+        model=meta.model,
+        choices=choices,
+        usage=usage_out(outcome.usage),
+        ponder=outcome.ponder,
+    )
+
+
+def usage_out(usage: Usage) -> UsageOut:
+    return UsageOut(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        prompt_tokens_details={"cached_tokens": usage.cached_prompt_tokens},
+    )
+
+
+def chat_logprobs(tokens: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:
+    """OpenAI's chat ``logprobs`` object for a choice's tokens."""
+    if tokens is None:
+        return None
+
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+    return {
+        "content": [
+            {**entry(t.token, t.logprob), "top_logprobs": [entry(k, v) for k, v in t.top.items()]} for t in tokens
+        ]
+    }
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinite floats replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
