@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from ponder.api import make_context
 from ponder.backends.fake import FakeBackend, FakeReply
 from ponder.catalog import make_registries
+from ponder.errors import PonderError
 from ponder.strategies.base import Context
 from ponder.tasks.math_answer import MathAnswerTask
 from ponder.types import SamplingParams
@@ -33,3 +35,19 @@ def make_ctx(task: MathAnswerTask) -> Callable[..., Context]:
 
 def boxed(answer: str) -> str:
     return f"Step one.\n\nStep two.\n\nThe answer is \\boxed{{{answer}}}."
+
+
+@pytest.fixture(scope="module")
+def small_model() -> Iterator[Any]:
+    """The real small model (SmolLM2-135M) through llama.cpp, one thread; skipped with the reason only when
+    llama-cpp-python is missing or the model cannot be obtained."""
+    try:
+        from ponder.backends.llamacpp import LlamaCppBackend
+    except ImportError as exc:
+        pytest.skip(f"llama.cpp backend not available (pip install 'ponder[cpu]'): {exc}")
+    try:
+        backend = LlamaCppBackend("smollm2-135m", n_ctx=4096, n_seq_max=32, n_threads=1)
+    except (PonderError, OSError) as exc:
+        pytest.skip(f"small model not available: {exc}")
+    yield backend
+    backend.close()

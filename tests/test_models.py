@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder import models
+from ponder import models, models_fetch
 from ponder.errors import ConfigError, ModelError
 from ponder.models import ModelSpec
 
@@ -136,7 +136,7 @@ def test_parts_are_read_from_installed_distributions(tmp_path, monkeypatch):
     def no_pip(*args: object) -> Path:
         raise AssertionError("pip was called although the packages are installed")
 
-    monkeypatch.setattr(models, "_pip_download", no_pip)
+    monkeypatch.setattr(models_fetch, "_pip_download", no_pip)
     assert models.pull(fake_spec(), cache_dir=tmp_path / "cache").read_bytes() == PART1 + PART2
 
 

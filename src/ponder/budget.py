@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ponder.backends.base import Backend, Capabilities
+from ponder.backends.base import Backend, Wrapper
 from ponder.errors import BudgetExhausted, ConfigError
-from ponder.types import Generation, Message, SamplingParams, Usage
+from ponder.types import Generation, SamplingParams, Usage
 
 
 @dataclass(frozen=True)
@@ -85,32 +85,16 @@ class Meter:
             raise BudgetExhausted(f"budget exhausted ({reason}) after {self.usage.completion_tokens} tokens")
 
 
-class Metered:
+class Metered(Wrapper):
     """A Backend that charges every call to a Meter and enforces its Budget. Same protocol as Backend."""
 
     def __init__(self, backend: Backend, meter: Meter | None = None) -> None:
-        self.inner = backend
+        super().__init__(backend)
         self.meter = meter or Meter()
-        self.name = backend.name
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    @property
-    def n_params(self) -> int:
-        return self.inner.n_params
 
     @property
     def usage(self) -> Usage:
         return self.meter.usage
-
-    def render(self, messages: Sequence[Message]) -> str:
-        return self.inner.render(messages)
 
     def generate(
         self, prompts: Sequence[str], params: SamplingParams, n: int = 1, *, tags: Sequence[str] | None = None

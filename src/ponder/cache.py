@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ponder.backends.base import Backend, Capabilities
+from ponder.backends.base import Backend, Wrapper
 from ponder.errors import ConfigError
-from ponder.types import Completion, Generation, Message, SamplingParams, TokenLogprob
+from ponder.types import Completion, Generation, SamplingParams, TokenLogprob
 
 __all__ = ["CacheStats", "CachedBackend", "CachedSample", "SampleStore", "sample_key"]
 
@@ -153,7 +153,7 @@ class _Plan:
     missing: list[int] = field(default_factory=list)
 
 
-class CachedBackend:
+class CachedBackend(Wrapper):
     """A Backend that serves seeded samples from a SampleStore and stores new ones. Same protocol as Backend.
 
     ``stats`` counts hits and misses over the wrapper's life; ``prompt_stats`` the same per prompt (so a
@@ -162,33 +162,17 @@ class CachedBackend:
     """
 
     def __init__(self, inner: Backend, store: str | Path | SampleStore, *, owner: bool = True) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.store = store if isinstance(store, SampleStore) else SampleStore(store)
         self._owns_store = not isinstance(store, SampleStore)
         self._owner = owner
-        self.name = inner.name
         self.stats = CacheStats()
         self.prompt_stats: dict[str, CacheStats] = {}
         self._lock = threading.Lock()
 
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    @property
-    def n_params(self) -> int:
-        return self.inner.n_params
-
     def view(self) -> CachedBackend:
         """A wrapper over the same inner backend and store, with its own (empty) statistics."""
         return CachedBackend(self.inner, self.store, owner=False)
-
-    def render(self, messages: Sequence[Message]) -> str:
-        return self.inner.render(messages)
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         """For each prompt, ``n`` completions: cached ones replayed, the rest generated and stored."""

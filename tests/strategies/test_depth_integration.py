@@ -3,33 +3,14 @@ their budgets and always answer. Skipped when the llama.cpp backend or the model
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from ponder.api import get_strategy, load_backend, run_chunks
-from ponder.errors import PonderError
+from ponder.api import get_strategy, run_chunks
 from ponder.types import Problem
 
 pytestmark = pytest.mark.slow
 
 P = [Problem("What is 6 * 7?", id="p")]
-
-
-@pytest.fixture(scope="module")
-def small_model() -> Iterator[Any]:
-    try:
-        from ponder import models
-        from ponder.backends import llamacpp  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"llama.cpp backend not available: {exc}")
-    try:
-        backend = load_backend("llamacpp", str(models.pull("smollm2-135m")))
-    except (PonderError, OSError) as exc:
-        pytest.skip(f"small model not available: {exc}")
-    yield backend
-    backend.close()
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,29 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release resources (model memory, connections). Safe to call twice."""
         raise NotImplementedError  # protocol
+
+
+class Wrapper:
+    """Base of backends that wrap another (metering, caching): model facts and rendering come from ``inner``.
+
+    Subclasses implement ``generate`` (and whatever else they add); ``close`` closes the inner backend.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    @property
+    def n_params(self) -> int:
+        return self.inner.n_params
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return self.inner.render(messages)

@@ -49,13 +49,7 @@ def make_record(
     record_id = f"{cell.config}/{problem.id}"
     record = {
         "id": record_id,
-        "config": cell.config,
-        "series": cell.series,
-        "label": cell.label,
-        "task": cell.task,
-        "strategy": cell.strategy,
-        "budget": cell.budget,
-        "seed": cell.seed,
+        **cell_fields(cell),
         "params": to_jsonable(cell.identity.get("params", cell.params)),
         "problem_id": problem.id,
         "level": problem.metadata.get("level"),
@@ -87,13 +81,7 @@ def error_entry(cell: Cell, problem: Problem, exc: BaseException, detail: str) -
     if isinstance(exc, StrategyError) and exc.__cause__ is not None:
         exc = exc.__cause__
     return {
-        "config": cell.config,
-        "series": cell.series,
-        "label": cell.label,
-        "task": cell.task,
-        "strategy": cell.strategy,
-        "budget": cell.budget,
-        "seed": cell.seed,
+        **cell_fields(cell),
         "problem_id": problem.id,
         "error": f"{type(exc).__name__}: {exc}",
         "detail": detail,
@@ -113,3 +101,16 @@ def attribute_cache(prompt_stats: Mapping[str, CacheStats], problems: Sequence[P
         if owner is not None:
             out[owner.id].add(stats)
     return out
+
+
+def cell_fields(cell: Cell) -> dict[str, Any]:
+    """The configuration fields every record and error line carries."""
+    return {
+        "config": cell.config,
+        "series": cell.series,
+        "label": cell.label,
+        "task": cell.task,
+        "strategy": cell.strategy,
+        "budget": cell.budget,
+        "seed": cell.seed,
+    }

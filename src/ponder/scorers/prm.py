@@ -23,16 +23,17 @@ torch and transformers are imported on first use only; weights load from a local
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ponder.errors import ConfigError, ScorerError
 from ponder.scorers.base import AGGREGATIONS, aggregate
+from ponder.scorers.prm_format import PRMFormat, auto_class, detect_style, make_head
+from ponder.scorers.prm_kv import Job, KeptState
 from ponder.tasks.base import Task
 from ponder.types import Candidate, Problem, Usage
 
@@ -41,8 +42,6 @@ __all__ = ["PRMScorer", "PRMStats"]
 Style = Literal["qwen", "math_shepherd", "rlhflow", "auto"]
 STYLES: tuple[str, ...] = ("qwen", "math_shepherd", "rlhflow", "auto")
 QWEN_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
-_HOLE = "\x00ponder-{}\x00"
-"""Placeholder put into chat messages to find where the template places them."""
 _INSTALL_HINT = "the prm scorer needs torch and transformers: pip install 'ponder[prm]'"
 
 
@@ -58,48 +57,6 @@ class PRMStats:
     memo_hits: int = 0
     """Trajectories answered entirely from memoised step scores."""
     steps_scored: int = 0
-
-
-@dataclass
-class _KV:
-    """A kept model state: row ``row`` of a (possibly batched) cache holds ``ids`` and nothing after."""
-
-    cache: Any
-    row: int
-    ids: tuple[int, ...]
-    scores: tuple[float, ...]
-
-    def for_children(self, n: int) -> Any:
-        """A cache of batch ``n``, each row a copy of this state."""
-        import torch
-
-        state = copy.deepcopy(self.cache)
-        state.batch_select_indices(torch.tensor([self.row]))
-        extra = state.get_seq_length() - len(self.ids)
-        if extra:
-            state.crop(-extra)
-        if n > 1:
-            state.batch_repeat_interleave(n)
-        return state
-
-
-@dataclass
-class _Job:
-    question: str
-    steps: tuple[str, ...]
-    ids: list[int]
-    reads: list[int]
-    parent: _KV | None = None
-    rows: list[int] = field(default_factory=list)
-    """Indices of the candidates this job scores (identical trajectories share one job)."""
-
-    @property
-    def past(self) -> int:
-        return len(self.parent.ids) if self.parent else 0
-
-    @property
-    def first_new(self) -> int:
-        return len(self.parent.scores) if self.parent else 0
 
 
 class PRMScorer:
@@ -172,7 +129,7 @@ class PRMScorer:
         self._model: Any = None
         self._tokenizer: Any = None
         self._memo: OrderedDict[tuple[str, tuple[str, ...]], float] = OrderedDict()
-        self._kv: OrderedDict[tuple[str, tuple[str, ...]], _KV] = OrderedDict()
+        self._kv: OrderedDict[tuple[str, tuple[str, ...]], KeptState] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- loading -------------------------------------------------------------------------------------
@@ -194,10 +151,10 @@ class PRMScorer:
         try:
             config = transformers.AutoConfig.from_pretrained(self.model_name, **opts)
             tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name, **opts)
-            self.style = self.style if self.style != "auto" else _detect_style(config, tokenizer)
+            self.style = self.style if self.style != "auto" else detect_style(config, tokenizer)
             if self.dtype is not None:
                 opts["dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"] = self.dtype
-            model = _auto_class(transformers, config, self.style, self.trust_remote_code).from_pretrained(
+            model = auto_class(transformers, config, self.style, self.trust_remote_code).from_pretrained(
                 self.model_name, **opts
             )
         except ConfigError:
@@ -211,85 +168,8 @@ class PRMScorer:
         self._tokenizer = tokenizer
         self.n_params = sum(p.numel() for p in model.parameters())
         self.step_tag = self.step_tag or {"qwen": "<extra_0>", "math_shepherd": "ки"}.get(self.style)
-        self._head = self._make_head()
-
-    def _token_id(self, text: str) -> int:
-        ids = self._tokenizer.encode(text, add_special_tokens=False)
-        if not ids:
-            raise ConfigError(f"PRM tokenizer gives no token for {text!r}")
-        return int(ids[-1])
-
-    def _make_head(self) -> Any:
-        """A function from hidden states at read positions to step scores."""
-        import torch
-
-        if self.style == "qwen":
-            classifier = next(
-                (getattr(self._model, a) for a in ("score", "classifier") if hasattr(self._model, a)), None
-            )
-            if classifier is None:
-                raise ConfigError(f"PRM {self.model_name!r} has no classification head (score/classifier)")
-            return lambda hidden: torch.softmax(classifier(hidden).float(), dim=-1)[..., 1]
-        good, bad = self._token_id(self.good_token), self._token_id(self.bad_token)
-        if good == bad:
-            raise ConfigError(f"good_token {self.good_token!r} and bad_token {self.bad_token!r} are the same token")
-        lm_head = self._model.get_output_embeddings()
-        rows = lm_head.weight[[good, bad]]  # only the two logits needed, not the whole vocabulary
-        bias = None if getattr(lm_head, "bias", None) is None else lm_head.bias[[good, bad]]
-        return lambda hidden: torch.softmax(torch.nn.functional.linear(hidden, rows, bias).float(), dim=-1)[..., 0]
-
-    # ---- formatting ----------------------------------------------------------------------------------
-
-    def _encode(self, question: str, steps: Sequence[str]) -> tuple[list[int], list[int]]:
-        """Token ids up to the last read position, and the read position of each step."""
-        text, marks, special = self._format(question, [s.strip() for s in steps])
-        enc = self._tokenizer(text, return_offsets_mapping=True, add_special_tokens=special)
-        offsets = enc["offset_mapping"]
-        reads: list[int] = []
-        t = 0
-        for mark in marks:  # the last token starting at or before the read character (whitespace may be dropped)
-            while t + 1 < len(offsets) and offsets[t + 1][0] <= mark:
-                t += 1
-            if not offsets or offsets[t][0] > mark or (reads and t <= reads[-1]):
-                raise ScorerError(f"PRM input has no token at a step separator (style {self.style})")
-            reads.append(t)
-        return list(enc["input_ids"][: reads[-1] + 1]), reads
-
-    def _format(self, question: str, steps: list[str]) -> tuple[str, list[int], bool]:
-        """(text, the character of each step's read position, whether to add special tokens)."""
-        if self.style == "rlhflow":
-            turns = []
-            for k, step in enumerate(steps):
-                turns += [{"role": "user", "content": f"{question} {step}" if k == 0 else step}]
-                turns += [{"role": "assistant", "content": _HOLE.format(k)}]
-            rest, text, marks = self._template(turns), "", []
-            for k in range(len(steps)):  # the read position is the last character before each answer
-                before, rest = rest.split(_HOLE.format(k), 1)
-                text += before
-                marks.append(len(text) - 1)
-                text += self.good_token
-            return text + rest, marks, False
-        tag = str(self.step_tag)
-        if self.style == "qwen":
-            pieces = [step + tag for step in steps]
-        else:
-            pieces = [f"Step {k + 1}: {step} {tag}\n" for k, step in enumerate(steps)]
-        if self.style == "qwen" and getattr(self._tokenizer, "chat_template", None):
-            system, user = {"role": "system", "content": self.system_prompt}, {"role": "user", "content": question}
-            rendered = self._template([system, user, {"role": "assistant", "content": _HOLE.format(0)}])
-            head, special = rendered[: rendered.index(_HOLE.format(0))], False
-        else:
-            head, special = question + (" " if self.style == "math_shepherd" else "\n\n"), True
-        marks, end = [], len(head)
-        for piece in pieces:
-            marks.append(end + piece.rindex(tag) + len(tag) - 1)
-            end += len(piece)
-        return head + "".join(pieces), marks, special
-
-    def _template(self, messages: list[dict[str, str]]) -> str:
-        if not getattr(self._tokenizer, "chat_template", None):
-            raise ConfigError(f"PRM style {self.style!r} needs a tokenizer with a chat template")
-        return str(self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))
+        self._format = PRMFormat(tokenizer, self.style, self.step_tag, self.good_token, self.system_prompt)
+        self._head = make_head(model, tokenizer, self.style, (self.good_token, self.bad_token), self.model_name)
 
     # ---- scoring -------------------------------------------------------------------------------------
 
@@ -306,7 +186,7 @@ class PRMScorer:
         with self._lock:
             self._load()
             out: list[list[float] | None] = [None] * len(candidates)
-            jobs: dict[tuple[str, ...], _Job] = {}
+            jobs: dict[tuple[str, ...], Job] = {}
             for i, raw in enumerate(candidates):
                 steps = tuple(raw)
                 remembered = self._recall(problem, steps)
@@ -343,13 +223,13 @@ class PRMScorer:
             scores.append(value)
         return scores
 
-    def _plan(self, problem: Problem, steps: tuple[str, ...], row: int) -> _Job:
+    def _plan(self, problem: Problem, steps: tuple[str, ...], row: int) -> Job:
         """Encode a trajectory and find the longest kept state it extends."""
-        ids, reads = self._encode(problem.question, steps)
+        ids, reads = self._format.encode(problem.question, steps)
         limit = getattr(self._model.config, "max_position_embeddings", None)
         if limit is not None and len(ids) > limit:
             raise ScorerError(f"PRM input of {len(ids)} tokens exceeds the model's {limit} positions")
-        job = _Job(problem.question, steps, ids, reads, rows=[row])
+        job = Job(problem.question, steps, ids, reads, rows=[row])
         for k in range(len(steps) - 1, 0, -1):
             kept = self._kv.get((problem.question, steps[:k]))
             if kept is not None and tuple(ids[: len(kept.ids)]) == kept.ids and reads[k] >= len(kept.ids):
@@ -358,9 +238,9 @@ class PRMScorer:
                 break
         return job
 
-    def _run(self, jobs: list[_Job]) -> list[tuple[_Job, list[float]]]:
+    def _run(self, jobs: list[Job]) -> list[tuple[Job, list[float]]]:
         """Score jobs in batches of children of the same kept state (or of none)."""
-        groups: dict[int, list[_Job]] = {}
+        groups: dict[int, list[Job]] = {}
         for job in jobs:
             groups.setdefault(id(job.parent), []).append(job)
         done = []
@@ -369,7 +249,7 @@ class PRMScorer:
                 done += self._forward(group[at : at + self.batch_size])
         return done
 
-    def _forward(self, batch: list[_Job]) -> list[tuple[_Job, list[float]]]:
+    def _forward(self, batch: list[Job]) -> list[tuple[Job, list[float]]]:
         import torch
 
         past, parent = batch[0].past, batch[0].parent
@@ -412,7 +292,7 @@ class PRMScorer:
 
         return DynamicCache()
 
-    def _remember(self, job: _Job, row: int, scores: list[float], cache: Any) -> None:
+    def _remember(self, job: Job, row: int, scores: list[float], cache: Any) -> None:
         """Memoise a trajectory's step scores and keep its model state (both LRU-bounded)."""
         self.stats.steps_scored += len(scores) - job.first_new
         for k, value in enumerate(scores):
@@ -421,7 +301,7 @@ class PRMScorer:
         while len(self._memo) > self.memo_size:
             self._memo.popitem(last=False)
         if cache is not None:
-            self._kv[(job.question, job.steps)] = _KV(cache, row, tuple(job.ids), tuple(scores))
+            self._kv[(job.question, job.steps)] = KeptState(cache, row, tuple(job.ids), tuple(scores))
             while len(self._kv) > self.kv_cache_size:
                 self._kv.popitem(last=False)
 
@@ -434,24 +314,3 @@ class PRMScorer:
 
     def __repr__(self) -> str:
         return f"PRMScorer(model={self.model_name!r}, style={self.style!r})"
-
-
-def _detect_style(config: Any, tokenizer: Any) -> str:
-    """qwen for classification heads, math_shepherd when the tokenizer knows "ки", rlhflow for other chat LMs."""
-    architectures = " ".join(getattr(config, "architectures", None) or [])
-    if "TokenClassification" in architectures or "ProcessRewardModel" in architectures:
-        return "qwen"
-    if "CausalLM" not in architectures:
-        raise ConfigError(f"cannot tell the PRM style of architectures {architectures!r}; pass style=")
-    if "ки" in tokenizer.get_vocab() or not getattr(tokenizer, "chat_template", None):
-        return "math_shepherd"
-    return "rlhflow"
-
-
-def _auto_class(transformers: Any, config: Any, style: str, trust_remote_code: bool) -> Any:
-    """The transformers Auto class that builds this PRM with its head."""
-    if style != "qwen":
-        return transformers.AutoModelForCausalLM
-    if trust_remote_code and "AutoModel" in (getattr(config, "auto_map", None) or {}):
-        return transformers.AutoModel  # Qwen2.5-Math-PRM ships its own Qwen2ForProcessRewardModel
-    return transformers.AutoModelForTokenClassification
