@@ -133,6 +133,9 @@ def test_refine_the_winner_of_another_strategy(make_ctx):
         "temperature": None,
         "max_tokens": None,
         "sampler": None,
+        "early_stop": False,
+        "confidence": 0.95,
+        "batch": 2,
     }
     assert [c.answer for c in r.candidates] == ["10", "11"]
 

@@ -1,0 +1,161 @@
+"""Adaptive test-time scaling vs self-consistency N=16: tokens needed to reach SC-16's accuracy.
+
+1. Calibrate (``ponder.adaptive.calibrate``) on the gsm_symbolic "calibration" split: self_consistency and
+   revisions at budgets 1..16 (plus beam_search / best_of_n with ``--scorer``), a policy per difficulty bin.
+2. On held-out "test" problems (never calibrated on), run self_consistency and adaptive at every budget
+   through the eval runner (records, cache), and measure accuracy and generated tokens per problem.
+3. Ratio = tokens per problem of the cheapest adaptive budget whose accuracy reaches SC N=16's, divided by
+   SC N=16's tokens per problem ("not reached" when no budget does).
+
+Writes a table and a PNG (accuracy vs tokens) into its section of docs/BENCHMARKS.md (``bench.common``).
+A dry run on the fake backend: ``.venv/bin/python -m bench.adaptive --backend fake --limit 8 --held-out 8``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import replace_section
+from ponder.adaptive.calibrate import CalibrationRun, calibrate
+from ponder.eval.config import EvalConfig
+from ponder.eval.runner import run_eval
+from ponder.eval.store import RunStore
+
+TITLE = "Adaptive test-time scaling: tokens to match self-consistency N=16"
+
+
+def ints(text: str) -> list[int]:
+    return [int(t) for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=100, help="calibration problems (default 100)")
+    ap.add_argument("--held-out", type=int, default=100, help="held-out test problems (default 100)")
+    ap.add_argument("--backend", default="llamacpp", help="backend (default llamacpp; fake for a dry run)")
+    ap.add_argument("--model", default=None, help="model (default: the catalogue's default model)")
+    ap.add_argument("--budgets", type=ints, default=[1, 2, 4, 8, 16])
+    ap.add_argument("--strategies", default="self_consistency,revisions", help="calibration grid strategies")
+    ap.add_argument("--scorer", default=None, help="scorer (needed for best_of_n / beam_search / verifier)")
+    ap.add_argument("--probe", type=int, default=4)
+    ap.add_argument("--max-tokens", type=int, default=320)
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    ap.add_argument("--runs", type=Path, default=Path("runs/bench_adaptive"))
+    ap.add_argument("--figure", type=Path, default=Path("docs/figures/adaptive.png"))
+    ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
+    return ap.parse_args(argv)
+
+
+def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
+    options = {"n_threads": args.threads} if args.threads and args.backend == "llamacpp" else {}
+    base: dict[str, Any] = {
+        "task": "gsm_symbolic",
+        "backend": args.backend,
+        "model": args.model,
+        "backend_options": options,
+        "budgets": tuple(args.budgets),
+        "seeds": (0,),
+        "scorer": args.scorer,
+        "max_tokens": args.max_tokens,
+    }
+    return EvalConfig(**{**base, **changes})
+
+
+def _curve(out: Path, strategy: str) -> list[dict[str, float]]:
+    """Accuracy and generated tokens per problem at each budget of ``strategy`` in an eval directory."""
+    rows = [r for r in RunStore(out).records() if r["strategy"] == strategy]
+    points = []
+    for budget in sorted({r["budget"] for r in rows}):
+        mine = [r for r in rows if r["budget"] == budget]
+        acc = float(np.mean([r["correct"] for r in mine]))
+        tokens = float(np.mean([r["usage"]["completion_tokens"] for r in mine]))
+        points.append({"budget": budget, "acc": acc, "tokens": tokens, "problems": len(mine)})
+    return points
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    policy_path = args.runs / "policy.json"
+    grid = _config(
+        args, out=args.runs / "calibration", split="calibration", limit=args.limit,
+        strategies=tuple(s.strip() for s in args.strategies.split(",")),
+    )  # fmt: skip
+    policy = calibrate(CalibrationRun(grid, policy_path, probe=args.probe))
+    held = _config(
+        args, out=args.runs / "held_out", split="test", limit=args.held_out,
+        strategies=("self_consistency", "adaptive"),
+        strategy_params={"adaptive": {"policy": str(policy_path)}},
+    )  # fmt: skip
+    run_eval(held)
+    sc, adaptive = _curve(held.out, "self_consistency"), _curve(held.out, "adaptive")
+    target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
+    reached = [p for p in adaptive if p["acc"] >= target["acc"]]
+    best = min(reached, key=lambda p: p["tokens"]) if reached else None
+    ratio = best["tokens"] / target["tokens"] if best and target["tokens"] else None
+    model = policy.model
+    return {"sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio, "policy": policy,
+            "model": model}  # fmt: skip
+
+
+def plot(m: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("sc", "self-consistency"), ("adaptive", "adaptive (calibrated policy)")):
+        ax.plot([p["tokens"] for p in m[key]], [p["acc"] for p in m[key]], "o-", label=label)
+    ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}")
+    ax.set(xscale="log", xlabel="generated tokens per problem", ylabel="accuracy", ylim=(0, 1))
+    ax.set_title(f"{m['model']}, held-out gsm_symbolic")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
+    rows = "\n".join(
+        f"| {name} | {p['budget']} | {p['acc']:.0%} | {p['tokens']:.0f} |"
+        for name, key in (("self_consistency", "sc"), ("adaptive", "adaptive"))
+        for p in m[key]
+    )
+    ratio = "not reached" if m["ratio"] is None else f"{m['ratio']:.2f}"
+    best = m["best"]
+    reach = (
+        "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
+    )
+    policy = m["policy"]
+    rhos = ", ".join(f"{k} {v:+.2f}" for k, v in policy.correlations.items() if v is not None) or "n/a"
+    command = " ".join([".venv/bin/python", "-m", "bench.adaptive", *sys.argv[1:]])
+    return (
+        f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `calibration` problems "
+        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems; "
+        f"{platform.machine()}, Python {platform.python_version()}. Figure: `{args.figure}`.\n\n"
+        f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
+        f"{ratio} x**{reach}.\n\n"
+        f"Estimator: `{policy.estimator}` (Spearman with oracle pass rate: {rhos}).\n\n"
+        f"| strategy | budget | accuracy | generated tokens / problem |\n|---|---|---|---|\n{rows}\n\n"
+        f"Command: `{command}`"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    m = measure(args)
+    plot(m, args.figure)
+    section = render(args, m)
+    replace_section(args.out, "adaptive", TITLE, section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Adaptive (compute-optimal) test-time scaling: probe each question, predict its difficulty bin, run
+the policy's choice for that bin and budget (Snell et al., 2024, with a probe instead of an oracle).
+
+1. Probe: ``probe`` samples per problem (the policy's probe size; at most ``budget``), one batched call;
+   scored by the run's scorer only when the policy's estimator is ``verifier``.
+2. Bin: the estimator's difficulty of the probe, cut at the policy's edges ("difficulty" trace event with
+   the value, the edges and the bin).
+3. Choose: the policy entry for the bin with the largest budget <= ``budget`` (below the cheapest entry,
+   the cheapest, said in the "policy" trace event).
+4. Run: problems with the same choice run together. Strategies that take a ``sampler`` (self_consistency,
+   best_of_n) get the probe's samples as their first samples, so the probe is not paid twice; others run
+   afresh and the probe's samples are appended to their candidates.
+
+The probe counts against the budget (policy entries are fitted that way, see ``adaptive.fit``). When the
+run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is a batch budget: after
+probing every problem, the tokens left are split by difficulty (``adaptive.allocate``), each problem's
+budget becomes its share, and a choice the cap cuts short falls back to the probe's vote (in the trace).
+Without ``policy`` the built-in default policy is used (``adaptive.policy.default_policy``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ponder.adaptive.allocate import allocate
+from ponder.adaptive.difficulty import bin_of, difficulty
+from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy
+from ponder.adaptive.stopping import batch_params
+from ponder.errors import BudgetExhausted, ConfigError
+from ponder.strategies.base import (
+    Context,
+    config_of,
+    first_with_answer,
+    guard,
+    majority_vote,
+    sample,
+    sampling_params,
+    score_candidates,
+)
+from ponder.types import Candidate, Problem, Result, SamplingParams, TraceEvent
+
+
+class ProbeSampler:
+    """A sampler (see ``strategies.base.draw``) that hands out the probe's samples first, then new ones."""
+
+    def __init__(self, probes: dict[str, list[Candidate]]) -> None:
+        self.probes = probes
+
+    def draw(self, problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int) -> list[list[Candidate]]:
+        out = [list(self.probes[p.id][:n]) for p in problems]
+        need = {n - len(o) for o in out}
+        if need == {0}:
+            return out
+        if len(need) > 1:
+            raise ConfigError(f"problems drawn together must have equal probes, got sizes {sorted(need)}")
+        start = len(out[0])
+        more = sample(problems, ctx, batch_params(params, start), need.pop())
+        return [o + list(guard(p, m, ctx)) for o, p, m in zip(out, problems, more, strict=True)]
+
+
+@dataclass
+class Adaptive:
+    """Probe, bin by predicted difficulty, run the policy's best strategy for that bin and budget."""
+
+    name: ClassVar[str] = "adaptive"
+    policy: str | None = None
+    """Policy file written by `ponder calibrate`; None = the built-in default policy."""
+    budget: int = 16
+    """Samples per problem, probe included (with a meter token cap: the most any one problem gets)."""
+    probe: int | None = None
+    """Probe samples; None = the policy's probe size (a different size shifts the estimator's scale)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
+            raise ConfigError(f"adaptive budget must be an integer >= 1, got {self.budget!r}")
+        if self.probe is not None and (not isinstance(self.probe, int) or self.probe < 1):
+            raise ConfigError(f"adaptive probe must be an integer >= 1 or None, got {self.probe!r}")
+        self._policy: Policy = default_policy() if self.policy is None else load_policy(self.policy)
+
+    def work_units(self, n_problems: int) -> int:
+        return n_problems * self.budget
+
+    def run(self, problems: Sequence[Problem], ctx: Context) -> list[Result]:
+        policy = self._policy
+        notes: list[str] = []
+        check_policy(policy, ctx.backend.model, getattr(ctx.task, "name", None), notes.append)
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        quiet = dataclasses.replace(ctx, progress=None)
+        k = min(self.probe or policy.probe, self.budget)
+        probes = self._probe(problems, quiet, k)
+        values = [self._difficulty(p, probes[p.id], ctx) for p in problems]
+        budgets, allocation = self._budgets(problems, probes, values, k, ctx)
+        plans = []
+        for problem, value, budget in zip(problems, values, budgets, strict=True):
+            bin_ = bin_of(value, policy.edges)
+            entry, why = policy.choose(bin_, budget)
+            events = [TraceEvent("warning", {"message": n}) for n in notes]
+            events += [self._probe_event(probes[problem.id], k), self._bin_event(value, bin_)]
+            events += [TraceEvent("policy", {"budget": budget, "choice": entry.model_dump(), "why": why})]
+            events += allocation
+            plans.append((problem, entry, events))
+        results = self._execute(plans, probes, quiet)
+        ctx.advance(self.work_units(len(problems)))
+        return [results[p.id] for p in problems]
+
+    def _probe(self, problems: Sequence[Problem], ctx: Context, k: int) -> dict[str, list[Candidate]]:
+        wants = bool(getattr(ctx.scorer, "needs_logprobs", False))
+        drawn = sample(problems, ctx, sampling_params(ctx, None, None, logprobs=wants), k)
+        out = {p.id: list(guard(p, d, ctx)) for p, d in zip(problems, drawn, strict=True)}
+        if self._policy.estimator == "verifier":
+            out = {p.id: list(score_candidates(p, out[p.id], ctx)) for p in problems}
+        return out
+
+    def _difficulty(self, problem: Problem, probe: Sequence[Candidate], ctx: Context) -> float:
+        keys = [None if c.answer is None or c.filtered else ctx.task.answer_key(c.answer) for c in probe]
+        scores = [c.score for c in probe if c.score is not None] or None
+        return difficulty(self._policy.estimator, keys, scores)
+
+    def _budgets(
+        self, problems: Sequence[Problem], probes: dict[str, list[Candidate]], values: list[float], k: int, ctx: Context
+    ) -> tuple[list[int], list[TraceEvent]]:
+        """``budget`` each, or with a meter token cap, the tokens left split by difficulty."""
+        meter = ctx.backend.meter
+        left = meter.budget.remaining_tokens(meter.usage)
+        if left is None:
+            return [self.budget] * len(problems), []
+        cost = [max((c.n_tokens for c in probes[p.id]), default=1) for p in problems]
+        budgets = allocate(values, cost, k, max(k, self.budget), left)
+        data = {"tokens_left": left, "samples": dict(zip([p.id for p in problems], budgets, strict=True))}
+        return budgets, [TraceEvent("allocate", data)]
+
+    def _probe_event(self, probe: Sequence[Candidate], k: int) -> TraceEvent:
+        data: dict[str, Any] = {"samples": k, "answers": [c.answer for c in probe]}
+        if any(c.score is not None for c in probe):
+            data["scores"] = [c.score for c in probe]
+        return TraceEvent("probe", data)
+
+    def _bin_event(self, value: float, bin_: int) -> TraceEvent:
+        edges = self._policy.edges
+        lo = edges[bin_ - 1] if bin_ > 0 else float("-inf")
+        hi = edges[bin_] if bin_ < len(edges) else float("inf")
+        why = f"{self._policy.estimator} difficulty {value:.3f} in [{lo:g}, {hi:g}) -> bin {bin_} of {len(edges) + 1}"
+        return TraceEvent(
+            "difficulty",
+            {"estimator": self._policy.estimator, "value": value, "edges": list(edges), "bin": bin_, "why": why},
+        )
+
+    def _execute(
+        self, plans: list[tuple[Problem, Entry, list[TraceEvent]]], probes: dict[str, list[Candidate]], ctx: Context
+    ) -> dict[str, Result]:
+        """Run each group of problems sharing a choice; one Result per problem id."""
+        from ponder.api import get_strategy  # local: api imports the strategies' registry
+
+        groups: dict[str, list[tuple[Problem, Entry, list[TraceEvent]]]] = {}
+        for plan in plans:
+            key = json.dumps([plan[1].strategy, plan[1].params], sort_keys=True, default=str)
+            groups.setdefault(key, []).append(plan)
+        out: dict[str, Result] = {}
+        for group in groups.values():
+            entry = group[0][1]
+            params = dict(entry.params)
+            strategy_cls_fields = _fields(entry.strategy)
+            reuse = "sampler" in strategy_cls_fields and params.get("sampler") is None
+            if reuse:
+                params["sampler"] = ProbeSampler(probes)
+            inner = get_strategy(entry.strategy, **params)
+            problems = [p for p, _, _ in group]
+            try:
+                results = inner.run(problems, ctx)
+            except BudgetExhausted as exc:
+                if ctx.backend.meter.budget.max_completion_tokens is None:
+                    raise
+                for problem, _, events in group:
+                    out[problem.id] = self._fallback(problem, probes[problem.id], events, exc, ctx)
+                continue
+            for (problem, _, events), res in zip(group, results, strict=True):
+                out[problem.id] = self._wrap(problem, res, events, [] if reuse else probes[problem.id], ctx)
+        return out
+
+    def _wrap(
+        self, problem: Problem, inner: Result, events: list[TraceEvent], extra: Sequence[Candidate], ctx: Context
+    ) -> Result:
+        return dataclasses.replace(
+            inner,
+            strategy=self.name,
+            candidates=tuple(inner.candidates) + tuple(extra),
+            usage=ctx.backend.meter.usage_for(problem.id),
+            trace=(*events, TraceEvent("run", {"strategy": inner.strategy}), *inner.trace),
+            config=config_of(self),
+        )
+
+    def _fallback(
+        self, problem: Problem, probe: list[Candidate], events: list[TraceEvent], exc: Exception, ctx: Context
+    ) -> Result:
+        answer, votes = majority_vote(probe, ctx.task)
+        why = f"the batch token budget ran out ({exc}); answered with the probe's vote"
+        trace = (*events, TraceEvent("fallback", {"why": why}), TraceEvent("vote", {"votes": votes}))
+        return Result(
+            problem.id,
+            self.name,
+            answer,
+            tuple(probe),
+            ctx.backend.meter.usage_for(problem.id),
+            trace,
+            first_with_answer(probe, answer, ctx),
+            config_of(self),
+        )
+
+
+def _fields(strategy: str) -> set[str]:
+    from ponder.catalog import make_registries  # local: catalog imports nothing from here, avoid a cycle
+
+    cls = make_registries().strategies.get(strategy)
+    return {f.name for f in dataclasses.fields(cls)}

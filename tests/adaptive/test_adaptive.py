@@ -1,0 +1,100 @@
+"""The adaptive strategy: probe reuse, bins in the trace, budget floors, policy files, batch budgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.adaptive.policy import Entry, Policy, save_policy
+from ponder.api import get_strategy, run_chunks
+from ponder.backends.fake import FakeBackend
+from ponder.budget import Budget
+from ponder.types import Problem
+from tests.adaptive.scripts import sequence_script
+
+EASY, HARD = Problem("Easy question?", id="easy"), Problem("Hard question?", id="hard")
+ANSWERS = {"Easy": ["42"], "Hard": ["1", "2", "3", "1", "2", "3", "1"]}
+
+
+def _events(result, kind):
+    return [e.data for e in result.trace if e.kind == kind]
+
+
+def test_default_policy_keeps_easy_probes_and_reuses_them_for_hard_ones(make_ctx):
+    ctx = make_ctx(backend=FakeBackend(sequence_script(ANSWERS)))
+    easy, hard = run_chunks(get_strategy("adaptive", budget=8), [EASY, HARD], ctx, 8)
+    assert _events(easy, "difficulty")[0]["bin"] == 0 and len(easy.candidates) == 4
+    assert _events(hard, "difficulty")[0]["bin"] == 1 and len(hard.candidates) == 8
+    assert "in [0.125, inf) -> bin 1 of 2" in _events(hard, "difficulty")[0]["why"]
+    # The probe's 4 samples are the hard question's first 4 candidates: 4 + 4 samples, not 4 + 8.
+    generated = {p: 0 for p in ("Easy", "Hard")}
+    for prompts, _, n in ctx.backend.inner.calls:
+        for prompt in prompts:
+            generated["Easy" if "Easy" in prompt else "Hard"] += n
+    assert generated == {"Easy": 4, "Hard": 8}
+    assert [c.answer for c in hard.candidates[:4]] == ["1", "2", "3", "1"]
+    assert easy.usage.completion_tokens < hard.usage.completion_tokens
+
+
+def test_budget_below_the_cheapest_entry_uses_it_and_says_so(make_ctx, tmp_path):
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=2,
+        edges=[],
+        entries=[Entry(bin=0, budget=4, strategy="self_consistency", params={"n": 4})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend())
+    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=2), [EASY], ctx, 1)
+    why = _events(res, "policy")[0]["why"]
+    assert "budget 2 is below the cheapest entry (4)" in why and len(res.candidates) == 4
+
+
+def test_a_policy_for_another_model_warns_and_is_traced(make_ctx, tmp_path):
+    policy = Policy(
+        model="other",
+        task="math",
+        estimator="entropy",
+        probe=2,
+        entries=[Entry(bin=0, budget=1, strategy="self_consistency", params={"n": 2})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend())
+    with pytest.warns(UserWarning, match="model 'other' but this run uses model 'fake'"):
+        [res] = run_chunks(get_strategy("adaptive", policy=str(path)), [EASY], ctx, 1)
+    assert _events(res, "warning")
+
+
+def test_non_reusing_choices_run_afresh_and_keep_the_probe_as_candidates(make_ctx, tmp_path):
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=2,
+        entries=[Entry(bin=0, budget=4, strategy="cot", params={})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend())
+    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=4), [EASY], ctx, 1)
+    assert len(res.candidates) == 3 and res.candidates[res.selected].answer == res.answer
+
+
+def test_a_batch_token_budget_is_never_exceeded_and_goes_to_hard_questions(make_ctx):
+    problems = [Problem(f"Easy question {i}?", id=f"e{i}") for i in range(3)]
+    problems += [Problem(f"Hard question {i}?", id=f"h{i}") for i in range(3)]
+    cap = 300
+    ctx = make_ctx(backend=FakeBackend(sequence_script(ANSWERS)), budget=Budget(max_completion_tokens=cap))
+    results = run_chunks(get_strategy("adaptive", budget=16), problems, ctx, len(problems))
+    assert ctx.backend.usage.completion_tokens <= cap
+    assert sum(r.usage.completion_tokens for r in results) == ctx.backend.usage.completion_tokens
+    counts = {r.problem_id: len(r.candidates) for r in results}
+    assert all(counts[f"e{i}"] == 4 for i in range(3)) and all(counts[f"h{i}"] > 4 for i in range(3))
+    assert _events(results[0], "allocate")[0]["tokens_left"] <= cap
+
+
+def test_a_tiny_batch_budget_falls_back_to_the_probe_vote(make_ctx):
+    ctx = make_ctx(backend=FakeBackend(sequence_script(ANSWERS)), budget=Budget(max_completion_tokens=60))
+    [res] = run_chunks(get_strategy("adaptive", budget=16), [Problem("Hard question?", id="h")], ctx, 1)
+    assert ctx.backend.usage.completion_tokens <= 60
+    assert res.answer == "1" and len(res.candidates) == 4

@@ -1,0 +1,85 @@
+"""Calibration through the eval runner on the fake backend; adaptive in `ponder eval`; batch budgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ponder.adaptive.calibrate import CalibrationRun, calibrate
+from ponder.adaptive.policy import load_policy
+from ponder.backends.fake import FakeBackend
+from ponder.cli.main import app
+from ponder.eval.config import EvalConfig
+from ponder.eval.runner import run_eval
+from ponder.eval.store import RunStore
+from tests.eval.conftest import write_task
+
+
+def _grid(tmp_path: Path, **changes) -> EvalConfig:
+    task_file = write_task(tmp_path / "qa.jsonl", n=12)
+    base = {
+        "out": tmp_path / "runs",
+        "task": "jsonl",
+        "task_options": {"path": str(task_file)},
+        "limit": None,
+        "strategies": ("self_consistency", "revisions"),
+        "budgets": (1, 2, 4),
+        "seeds": (0,),
+        "backend": "fake",
+        "chunk_size": 4,
+        "max_tokens": 64,
+    }
+    return EvalConfig(**{**base, **changes})
+
+
+def test_calibrate_runs_the_grid_and_writes_a_validated_policy(tmp_path):
+    run = CalibrationRun(_grid(tmp_path), tmp_path / "policy.json", probe=2, bins=3)
+    policy = calibrate(run, backend=FakeBackend())
+    again = load_policy(tmp_path / "policy.json")
+    assert again == policy and policy.model == "fake" and policy.task == "jsonl"
+    assert policy.estimator in ("agreement", "entropy") and set(policy.correlations) == {"agreement", "entropy"}
+    assert {e.budget for e in policy.entries} == {1, 2, 4}
+    assert all(e.strategy in ("self_consistency", "revisions") and e.params["n"] >= 1 for e in policy.entries)
+    val = policy.validation
+    assert val["held_out_problems"] == 6 and val["fit_problems"] == 6
+    assert set(val["accuracy_by_budget"]) == {"1", "2", "4"}
+    # The probe is one more cell of the same eval directory (resumable, cached).
+    rows = RunStore(tmp_path / "runs").records()
+    assert {(r["strategy"], r["budget"]) for r in rows} >= {("self_consistency", 2), ("revisions", 4)}
+    fake = FakeBackend()
+    calibrate(run, backend=fake)
+    assert fake.calls == []  # a second calibration resumes: nothing to run
+
+
+def test_adaptive_runs_in_eval_with_a_policy_and_a_batch_budget_is_never_exceeded(tmp_path):
+    run = CalibrationRun(_grid(tmp_path), tmp_path / "policy.json", probe=2, bins=3)
+    calibrate(run, backend=FakeBackend())
+    cap = 900
+    cfg = _grid(
+        tmp_path,
+        out=tmp_path / "adaptive",
+        strategies=("adaptive",),
+        budgets=(8,),
+        strategy_params={"adaptive": {"policy": str(tmp_path / "policy.json")}},
+        chunk_size=100,
+        total_budget_tokens=cap,
+    )
+    summary = run_eval(cfg, backend=FakeBackend())
+    assert summary.errors == 0 and summary.written == 12
+    rows = RunStore(cfg.out).records()
+    assert sum(r["usage"]["completion_tokens"] for r in rows) <= cap
+    assert all(r["params"]["budget"] == 8 for r in rows)
+
+
+def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
+    task_file = write_task(tmp_path / "qa.jsonl", n=8)
+    out = tmp_path / "p.json"
+    args = ["calibrate", "--task", "jsonl", "--task-option", f"path={task_file}", "--backend", "fake"]
+    args += ["--split", "test", "--strategies", "self_consistency", "--budgets", "1,2", "--probe", "2"]
+    args += ["--out", str(out), "-q"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Held-out accuracy" in res.output and "Spearman" in res.output
+    assert json.loads(out.read_text())["task"] == "jsonl" and (tmp_path / "p.runs" / "records.jsonl").exists()
