@@ -12,7 +12,7 @@ On ``--limit`` gsm_symbolic problems (default 20), with the embedded llama.cpp b
 It writes a PNG (``--figure``) and replaces its own section of docs/BENCHMARKS.md (see bench.common)
 with the tables and the command. Run from the repository root:
 
-    .venv/bin/python bench/depth_budget_forcing.py --limit 20 --model qwen2.5-coder-1.5b
+    .venv/bin/python -m bench.depth_budget_forcing --limit 20 --model qwen2.5-coder-1.5b
 
 A dry run on the fake backend (no model, seconds): ``--backend fake --limit 3 --out /tmp/b.md``.
 """
@@ -54,6 +54,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-tokens", type=int, default=512, help="max tokens per sample / draft / revision")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--figure", type=Path, default=Path("docs/figures/depth_budget_forcing.png"))
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all CPUs)")
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     return ap.parse_args(argv)
 
@@ -93,7 +94,8 @@ def forcing_stats(results: Sequence[Result]) -> dict[str, Any]:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     problems = list(get_task("gsm_symbolic").problems(limit=args.limit))
-    backend = load_backend(args.backend, args.model)
+    options = {"n_threads": args.threads} if args.backend == "llamacpp" and args.threads else {}
+    backend = load_backend(args.backend, args.model, **options)
     out: dict[str, Any] = {"problems": len(problems), "model": backend.model or args.backend}
     out |= {"bf": [], "sr": [], "sc": []}
     try:
@@ -149,7 +151,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         ]
         + [f"| self_consistency n={p['n']} | {p['acc']:.0%} | {p['tokens']:.0f} | {p['wall']:.0f} |" for p in m["sc"]]
     )
-    command = " ".join(["python", "bench/depth_budget_forcing.py", *sys.argv[1:]])
+    command = " ".join([".venv/bin/python", "-m", "bench.depth_budget_forcing", *sys.argv[1:]])
     return (
         f"{m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, seed {args.seed}; "
         f"{platform.machine()}, Python {platform.python_version()}. Figure: `{args.figure}`.\n\n"

@@ -7,7 +7,7 @@ reset before each call and every call processes the prompt again, as the naive m
 thread count, chat prompt, sampling settings and token cap, and run interleaved problem by problem so
 machine noise hits both alike. Writes its section of docs/BENCHMARKS.md.
 
-    .venv/bin/python bench/sc_speed.py --limit 10 --n 16
+    .venv/bin/python -m bench.sc_speed --limit 10 --n 16
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def write_report(args: argparse.Namespace, problems: list, rows: list[str], t: d
         f"{args.threads} threads, T=0.8, max {args.max_tokens} tokens per sample; naive loop resets the "
         f"KV cache before each call: {args.naive_reset}.",
         "",
-        f"Command: `.venv/bin/python bench/sc_speed.py --limit {args.limit} --n {args.n} --model {args.model} "
+        f"Command: `.venv/bin/python -m bench.sc_speed --limit {args.limit} --n {args.n} --model {args.model} "
         f"--threads {args.threads} --max-tokens {args.max_tokens}`",
         "",
         "| | ponder (batched, shared prefix) | naive loop |",

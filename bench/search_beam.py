@@ -13,7 +13,7 @@ On ``--limit`` problems (default 10) it measures:
 It replaces its own section of docs/BENCHMARKS.md (see bench.common) with the figures and the
 command that produced them. Run from the repository root:
 
-    .venv/bin/python bench/search_beam.py --limit 10 --model qwen2.5-coder-1.5b
+    .venv/bin/python -m bench.search_beam --limit 10 --model qwen2.5-coder-1.5b
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-reprefill", action="store_true", help="skip the (slow) re-prefilling wall-time run")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all CPUs)")
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     return ap.parse_args(argv)
 
@@ -108,7 +109,8 @@ def matched_self_consistency(
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     problems = list(get_task("gsm_symbolic").problems(limit=args.limit))
-    backend = load_backend(args.backend, args.model)
+    options = {"n_threads": args.threads} if args.backend == "llamacpp" and args.threads else {}
+    backend = load_backend(args.backend, args.model, **options)
     beam = get_strategy("beam_search", n=args.n, beam_width=args.beam_width, max_depth=args.max_depth)
     try:
         results, usage = run(beam, problems, backend, args)
@@ -133,7 +135,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         wall = (
             f"{slow.wall_seconds:.1f} s vs {beam.wall_seconds:.1f} s: **{slow.wall_seconds / beam.wall_seconds:.2f}×**"
         )
-    command = " ".join(["python", "bench/search_beam.py", *sys.argv[1:]])
+    command = " ".join([".venv/bin/python", "-m", "bench.search_beam", *sys.argv[1:]])
     rows = [
         ("prompt tokens sent (= processed by a re-prefilling implementation)", f"{beam.prompt_tokens:,}"),
         ("prompt tokens processed by ponder", f"{beam.processed_prompt_tokens:,} ({share:.1%}; target ≤ 5%)"),

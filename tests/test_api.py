@@ -29,7 +29,9 @@ def test_unknown_names_suggest_alternatives():
 
 
 def test_unknown_strategy_parameter_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"beam_width.*it takes: max_tokens, n, sampler, temperature"):
+    with pytest.raises(
+        ConfigError, match=r"beam_width.*it takes: batch, confidence, early_stop, max_tokens, n, sampler, temperature"
+    ):
         solve(["q?"], "self_consistency", backend="fake", beam_width=4)
 
 

@@ -22,6 +22,7 @@ BACKENDS = {
     "llamacpp": "ponder.backends.llamacpp:LlamaCppBackend",
     "openai": "ponder.backends.openai:OpenAIBackend",
     "fake": "ponder.backends.fake:FakeBackend",
+    "vllm": "ponder.backends.vllm:VLLMBackend",
 }
 TASKS = {
     "math": "ponder.tasks.math_answer:MathAnswerTask",
@@ -29,6 +30,9 @@ TASKS = {
     "gsm8k": "ponder.tasks.gsm8k:GSM8KTask",
     "jsonl": "ponder.tasks.jsonl:JsonlTask",
     "game24": "ponder.tasks.game24:Game24Task",
+    "math500": "ponder.tasks.math500:Math500Task",
+    "aime": "ponder.tasks.aime:AIMETask",
+    "humaneval": "ponder.tasks.humaneval:HumanEvalTask",
 }
 SCORERS = {
     "judge": "ponder.scorers.judge:JudgeScorer",
@@ -36,6 +40,7 @@ SCORERS = {
     "rule": "ponder.scorers.rule:RuleScorer",
     "prm": "ponder.scorers.prm:PRMScorer",
     "outcome-as-process": "ponder.scorers.outcome_as_process:outcome_as_process",
+    "public_tests": "ponder.scorers.code:PublicTestsScorer",
 }
 FILTERS = {
     "blocklist": "ponder.guardrails:BlocklistFilter",
@@ -56,6 +61,8 @@ STRATEGIES = {
     "tree_of_thought": "ponder.strategies.tree_of_thought:TreeOfThought",
     "forest_of_thought": "ponder.strategies.forest_of_thought:ForestOfThought",
     "mcts": "ponder.strategies.mcts:MCTS",
+    "code_select": "ponder.strategies.code_select:CodeSelect",
+    "adaptive": "ponder.strategies.adaptive:Adaptive",
 }
 
 

@@ -22,7 +22,7 @@ CANDIDATES = [
 ]
 
 
-@pytest.mark.parametrize("name", ["judge", "confidence", "rule"])
+@pytest.mark.parametrize("name", ["judge", "confidence", "rule", "public_tests"])
 def test_registered_scorer_contract(name: str) -> None:
     scorer = make_registries().scorers.get(name)(Metered(FakeBackend()), MathAnswerTask())
     assert isinstance(scorer, OutcomeScorer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,12 +11,11 @@ pytest.importorskip("fastapi", reason="the server extra (fastapi, uvicorn) is no
 pytest.importorskip("uvicorn", reason="the server extra (fastapi, uvicorn) is not installed")
 
 import openai
+from gated import Start
 
 from ponder.backends.fake import FakeBackend
 from ponder.server import ServerState
 from ponder.server.runner import InThread
-
-Start = Callable[..., InThread]
 
 
 @pytest.fixture

@@ -5,11 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ponder.backends.fake import FakeBackend
 from ponder.errors import BackendError
 from ponder.types import Generation, SamplingParams
+
+if TYPE_CHECKING:
+    from ponder.server.runner import InThread
+
+Start = Callable[..., "InThread"]
+"""The ``start`` fixture of conftest.py: ``start(backend=None, **state_fields)`` -> a running server. Test
+modules import it from here, not from ``conftest`` (another directory's conftest may hold that name)."""
 
 
 class GatedBackend(FakeBackend):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+from gated import Start
 
-from conftest import Start
 from ponder.backends.fake import FakeBackend
 from ponder.types import Message, SamplingParams
 

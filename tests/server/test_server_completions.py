@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from gated import Start
 
-from conftest import Start
 from ponder.api import solve
 from ponder.backends.fake import FakeBackend
 from ponder.server.runner import InThread

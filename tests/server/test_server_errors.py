@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from gated import DownBackend, GatedBackend, wait_until
+from gated import DownBackend, GatedBackend, Start, wait_until
 
-from conftest import Start
 from ponder.server import Limits
 from ponder.server.runner import InThread
 

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from gated import DownBackend, GatedBackend, wait_until
+from gated import DownBackend, GatedBackend, Start, wait_until
 
-from conftest import Start
 from ponder.server import Limits
 
 Q = [{"role": "user", "content": "What is 6 * 7?"}]
@@ -35,7 +34,8 @@ def test_first_progress_arrives_before_the_strategy_finishes(start: Start):
         progress = next(p for p in map(progress_of, chunks) if p is not None)
         # run 1 is done, run 2 is held inside the backend: the strategy has not finished
         assert progress == {"progress": 1, "total": 3}
-        assert backend.entered.is_set() and len(srv.state.live) == 1 and len(backend.calls) == 1
+        wait_until(backend.entered.is_set)  # progress is sent before run 2 enters the backend
+        assert len(srv.state.live) == 1 and len(backend.calls) == 1
         backend.release.set()
         rest = list(chunks)
     later = [p["progress"] for p in map(progress_of, rest) if p]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ponder.errors import ConfigError
 from ponder.types import Generation, Message, SamplingParams
 
 
@@ -83,3 +84,11 @@ class Wrapper:
 
     def render(self, messages: Sequence[Message]) -> str:
         return self.inner.render(messages)
+
+
+def check_request(prompts: Sequence[str], n: int) -> None:
+    """Raise ConfigError unless ``prompts`` is a sequence of strings (not one string) and ``n`` an int >= 1."""
+    if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+        raise ConfigError("prompts must be a sequence of strings")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n must be an integer >= 1, got {n!r}")

@@ -60,14 +60,14 @@ class FakeBackend:
         self,
         script: Script | Sequence[str | FakeReply] | None = None,
         *,
-        model: str = "fake",
+        model: str | None = "fake",
         n_params: int = 1_000_000,
         fail_on_call: int | None = None,
     ) -> None:
         if script is None:
             script = default_script
         self.script: Script = script if callable(script) else cycle(list(script))
-        self.model = model
+        self.model = model or "fake"  # load_backend passes model=None
         self.n_params = n_params
         self.fail_on_call = fail_on_call
         self.capabilities = Capabilities(

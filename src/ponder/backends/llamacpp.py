@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ponder.backends.base import Capabilities
+from ponder.backends.base import Capabilities, check_request
 from ponder.backends.llamacpp_engine import Engine
 from ponder.backends.llamacpp_native import Native, default_threads
 from ponder.backends.llamacpp_text import ChatTemplate
@@ -92,10 +92,7 @@ class LlamaCppBackend:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         """``n`` completions of each prompt, decoded together; seeds from ``params.sample_seed(i)``."""
-        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
-            raise ConfigError("prompts must be a sequence of strings")
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n must be an integer >= 1, got {n!r}")
+        check_request(prompts, n)
         if not prompts:
             return []
         with self._lock:

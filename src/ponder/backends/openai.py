@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 import openai
 
-from ponder.backends.base import Capabilities
+from ponder.backends.base import Capabilities, check_request
 from ponder.backends.openai_prompts import Template, decode_any, decode_chat, encode_chat, jinja_template, render_chatml
 from ponder.backends.openai_retry import OpenAIBackendError, RetryPolicy, call_with_retries
 from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs
@@ -194,10 +194,7 @@ class OpenAIBackend:
         """For each prompt, ``n`` completions in order. With native n, one request per prompt carrying ``n``
         and seed ``params.sample_seed(0)``; otherwise one request per sample i with ``params.sample_seed(i)``
         (so n=1 sends the same seed either way)."""
-        if isinstance(prompts, str):
-            raise ConfigError("generate takes a list of prompts, not a single string")
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"n must be an integer >= 1, got {n!r}")
+        check_request(prompts, n)
         if self._closed:
             raise BackendError("this OpenAI backend is closed")
         if not prompts:

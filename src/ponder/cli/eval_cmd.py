@@ -11,6 +11,9 @@ Example::
     ponder eval --task gsm_symbolic --strategies self_consistency,best_of_n,beam_search \\
         --budgets 1,2,4,8,16 --seeds 3 --limit 100 --scorer judge --out runs/x
     ponder report runs/x
+
+With ``--ray`` the same grid runs on a Ray cluster (``--address auto`` joins a running one), one backend per
+actor; this process still grades and writes every record, so resuming works the same (``eval.distributed``).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def eval_(
     limit: Annotated[int | None, Opt(help="First N problems of the split (default 100; 0 = all).")] = 100,
     split: Annotated[str, Opt(help="Task split.")] = "test",
     scorer: Annotated[str | None, Opt(help="Scorer: judge, confidence, rule, prm.")] = None,
-    backend: Annotated[str, Opt(help="Backend: llamacpp, openai, fake.")] = "llamacpp",
+    backend: Annotated[str, Opt(help="Backend: llamacpp, openai, vllm, fake.")] = "llamacpp",
     model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
     workers: Annotated[int, Opt(help="Chunks run concurrently (1 for llamacpp; it batches via --chunk-size).")] = 1,
     chunk_size: Annotated[int, Opt(help="Problems batched together into one strategy run.")] = 16,
@@ -127,18 +130,37 @@ def eval_(
     param: Annotated[list[str] | None, Opt("--param", "-p", help="Strategy parameter STRATEGY.KEY=VALUE.")] = None,
     budget_param: Annotated[list[str] | None, Opt(help="Budget field of a plugin strategy: STRATEGY=FIELD.")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[bool, Opt("--ray", help="Run on a Ray cluster, one backend per actor (extra 'ray').")] = False,
+    address: Annotated[
+        str | None, Opt(help="--ray: cluster address ('auto' joins the running one; default: start a local one).")
+    ] = None,
+    ray_actors: Annotated[int | None, Opt(help="--ray: actors (default: as many as the cluster fits).")] = None,
+    ray_gpus: Annotated[float | None, Opt(help="--ray: GPUs per actor (default 1 for vllm, else 0).")] = None,
+    total_budget_tokens: Annotated[
+        int | None, Opt(help="Batch budget: generated tokens per cell for all problems (one chunk; adaptive splits).")
+    ] = None,
 ) -> None:
     """Run (or resume) the grid task x strategies x budgets x seeds and append graded records to OUT."""
     config = build_config(dict(locals()))
+    if not ray and (address is not None or ray_actors is not None or ray_gpus is not None):
+        raise ConfigError("--address, --ray-actors and --ray-gpus only apply with --ray")
+    ray_options = _ray_options(backend, address, ray_actors, ray_gpus) if ray else None
     try:
         with eval_render.eval_progress(not quiet) as hooks:
-            summary = run_eval(config, hooks=hooks)
+            summary = run_eval(config, hooks=hooks, ray=ray_options)
     except KeyboardInterrupt:
         print(f"interrupted: records so far are kept in {out}; run the same command again to resume", file=sys.stderr)
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(130)  # do not wait for in-flight worker threads; appends are whole-line and fsynced
     eval_render.show_eval_summary(summary)
+
+
+def _ray_options(backend: str, address: str | None, actors: int | None, gpus: float | None) -> Any:
+    from ponder.eval.distributed import RayOptions
+
+    num_gpus = gpus if gpus is not None else (1.0 if backend == "vllm" else 0.0)
+    return RayOptions(address=address, actors=actors, num_gpus=num_gpus)
 
 
 def build_config(flags: dict[str, Any]) -> EvalConfig:
@@ -170,9 +192,10 @@ def build_config(flags: dict[str, Any]) -> EvalConfig:
         temperature=flags["temperature"],
         max_tokens=flags["max_tokens"],
         workers=flags["workers"],
-        chunk_size=flags["chunk_size"],
+        chunk_size=flags["chunk_size"] if not flags.get("total_budget_tokens") else 1_000_000,
         cache=not flags["no_cache"],
         cache_path=flags["cache"],
+        total_budget_tokens=flags.get("total_budget_tokens"),
     )
 
 

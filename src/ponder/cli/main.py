@@ -14,6 +14,7 @@ import typer
 from ponder import api
 from ponder.catalog import make_registries
 from ponder.cli import render
+from ponder.cli.calibrate_cmd import calibrate_cmd
 from ponder.cli.eval_cmd import eval_, report
 from ponder.cli.models import models_app
 from ponder.cli.serve import serve
@@ -28,6 +29,7 @@ app.add_typer(models_app, name="models")
 app.command("eval")(eval_)
 app.command()(report)
 app.command()(serve)
+app.command("calibrate")(calibrate_cmd)
 
 Opt = typer.Option
 
@@ -48,6 +50,9 @@ def solve(
     rounds: Annotated[int | None, Opt(help="self_refine: most feedback/revision rounds.")] = None,
     sequential: Annotated[int | None, Opt(help="revisions: attempts per chain (n = parallel x it).")] = None,
     effort: Annotated[str | None, Opt(help="Reasoning effort low|medium|high: sets budgets.")] = None,
+    early_stop: Annotated[bool | None, Opt("--early-stop", help="self_consistency: stop once settled.")] = None,
+    policy: Annotated[str | None, Opt(help="adaptive: policy file from `ponder calibrate`.")] = None,
+    budget: Annotated[int | None, Opt(help="adaptive: samples per question, probe included.")] = None,
     sampler: Annotated[str | None, Opt(help="Strategy making each candidate (e.g. budget_forcing).")] = None,
     initial: Annotated[str | None, Opt(help="self_refine: refine this strategy's winner.")] = None,
     param: Annotated[list[str] | None, Opt("--param", "-p", help="Strategy parameter key=value.")] = None,
@@ -137,6 +142,9 @@ FLAG_PARAMS = (
     "wait",
     "rounds",
     "sequential",
+    "early_stop",
+    "policy",
+    "budget",
 )
 """Strategy parameters with their own flags; one the strategy lacks goes to its --sampler / --initial."""
 

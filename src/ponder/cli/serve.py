@@ -20,7 +20,7 @@ Opt = typer.Option
 
 
 def serve(
-    backend: Annotated[str, Opt(help="Backend: llamacpp, openai, fake.")] = "llamacpp",
+    backend: Annotated[str, Opt(help="Backend: llamacpp, openai, vllm, fake.")] = "llamacpp",
     model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
     host: Annotated[str, Opt(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, Opt(help="Port to listen on.")] = 8000,

@@ -73,6 +73,9 @@ class EvalConfig:
     """Cache generations (seeded calls only) so that repeated and smaller-budget runs replay them."""
     cache_path: Path | None = None
     """Where the cache lives; None = ``out / "cache.sqlite"``."""
+    total_budget_tokens: int | None = None
+    """Batch budget: generated tokens for all the problems of one (cell, chunk), a hard cap on its meter
+    (the ``adaptive`` strategy splits it by difficulty). None = no cap."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.out, Path):
@@ -89,6 +92,8 @@ class EvalConfig:
         _int_at_least("max_tokens", self.max_tokens, 1)
         _int_at_least("workers", self.workers, 1)
         _int_at_least("chunk_size", self.chunk_size, 1)
+        if self.total_budget_tokens is not None:
+            _int_at_least("total_budget_tokens", self.total_budget_tokens, 1)
 
     def _check_grid(self) -> None:
         for name in ("strategies", "budgets", "seeds"):

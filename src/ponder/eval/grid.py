@@ -16,6 +16,7 @@
 | mcts              | simulations    |                                                                     |
 | tree_of_thought   | breadth        |                                                                     |
 | forest_of_thought | trees          |                                                                     |
+| adaptive          | budget         |                                                                     |
 
 A strategy with no entry (cot, or a plugin) is a ConfigError unless ``budget_params`` names its parameter
 (``--budget-param name=field``). Adjusted parameters are recorded, so every record says what really ran.
@@ -52,6 +53,7 @@ BUDGET_PARAM: Mapping[str, str] = {
     "mcts": "simulations",
     "tree_of_thought": "breadth",
     "forest_of_thought": "trees",
+    "adaptive": "budget",
 }
 """The parameter each strategy's budget sets (see the module docstring's table)."""
 

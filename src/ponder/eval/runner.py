@@ -13,7 +13,8 @@ problem that still fails is written to ``errors.jsonl`` with its error, and the 
 (a strategy that needs a scorer, a bad parameter) would fail every problem alike, so it stops the run.
 Errors are not records, so the next run retries them. Concurrency: ``workers`` jobs run in threads where
 the backend allows (``config.SERIAL_BACKENDS`` run one at a time and batch through ``chunk_size``
-instead); see ``eval.work``. Interrupting
+instead); see ``eval.work``. With ``ray=RayOptions(...)`` the same jobs run on Ray actors, one backend each,
+and this process still grades and writes every record (``eval.distributed``). Interrupting
 (Ctrl-C) raises out of ``run_eval`` after cancelling queued jobs; everything appended so far is kept, and
 running the same configuration again resumes.
 
@@ -22,24 +23,30 @@ What it does not do: grade with anything but ``task.is_correct``, or aggregate (
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ponder import api
 from ponder.backends.base import Backend
 from ponder.cache import CachedBackend, CacheStats, SampleStore
 from ponder.catalog import Registries, make_registries
+from ponder.errors import ConfigError
 from ponder.eval.config import SERIAL_BACKENDS, EvalConfig
 from ponder.eval.grid import Cell, make_cells
 from ponder.eval.records import error_entry, make_record
 from ponder.eval.store import RunStore
 from ponder.eval.work import Env, Hooks, Job, Outcome, execute, units
 from ponder.strategies.base import config_of
+from ponder.tasks.base import Task
 from ponder.types import Problem, to_jsonable
+
+if TYPE_CHECKING:
+    from ponder.eval.distributed import RayOptions
 
 __all__ = ["EvalSummary", "Hooks", "run_eval"]
 
@@ -67,14 +74,56 @@ def run_eval(
     backend: Backend | None = None,
     hooks: Hooks | None = None,
     registries: Registries | None = None,
+    ray: RayOptions | None = None,
 ) -> EvalSummary:
-    """Run (or resume) ``config``'s grid; ``backend`` overrides ``config.backend`` (it is not closed)."""
+    """Run (or resume) ``config``'s grid; ``backend`` overrides ``config.backend`` (it is not closed).
+    With ``ray``, jobs run on a Ray cluster, one backend per actor (see ``eval.distributed``)."""
+    if ray is not None and backend is not None:
+        raise ConfigError("a backend object cannot be sent to Ray actors; name it in the config instead")
     hooks = hooks or Hooks()
     reg = registries or make_registries()
     task = api.get_task(config.task, reg, **config.task_options)  # a bad task fails before a model loads
     problems = api.as_problems(list(task.problems(config.split, config.limit)))
     store = RunStore(config.out, hooks.notify)
     store.open_for_writing()
+    try:
+        with _engine(config, backend, reg, task, hooks, ray) as (env, run):
+            cells = _cells(env)
+            done = {(r.get("config"), r.get("problem_id")) for r in store.records()}
+            store.append_run({"config": config.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            summary = EvalSummary(str(config.out), len(cells), len(problems), len(cells) * len(problems), 0)
+            summary.done_before = sum((c.config, p.id) in done for c in cells for p in problems)
+            jobs = _jobs(cells, problems, done, config.chunk_size)
+            hooks.total(sum(units(env, cell, len(chunk)) for job in jobs for cell, chunk in job))
+            start = time.perf_counter()
+            run(jobs, _writer(env, store, summary))
+            summary.wall_seconds = time.perf_counter() - start
+            return summary
+    finally:
+        store.close()
+
+
+Run = Callable[[list[Job], Callable[[Outcome], None]], None]
+
+
+@contextlib.contextmanager
+def _engine(
+    config: EvalConfig, backend: Backend | None, reg: Registries, task: Task, hooks: Hooks, ray: RayOptions | None
+) -> Iterator[tuple[Env, Run]]:
+    """The Env the driver grades with and how jobs run: in this process, or on Ray actors."""
+    if ray is not None:
+        from ponder.eval.distributed import RayPool
+
+        with RayPool(config, ray, hooks.notify, registries=reg) as pool:
+            info = pool.first()
+            env = Env(config, reg, task, cast(Backend, info), hooks)  # the driver only reads name/model/n_params
+
+            def on_ray(jobs: list[Job], write: Callable[[Outcome], None]) -> None:
+                pool.scale(len(jobs))
+                pool.execute(jobs, write, lambda job: hooks.advance(sum(units(env, c, len(p)) for c, p in job)))
+
+            yield env, on_ray
+        return
     raw: Backend | None = None
     samples: SampleStore | None = None
     try:
@@ -82,23 +131,12 @@ def run_eval(
         samples = SampleStore(config.cache_file) if config.cache else None
         wrapped = CachedBackend(raw, samples, owner=False) if samples is not None else raw
         env = Env(config, reg, task, wrapped, hooks)
-        cells = _cells(env)
-        done = {(r.get("config"), r.get("problem_id")) for r in store.records()}
-        store.append_run({"config": config.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        summary = EvalSummary(str(config.out), len(cells), len(problems), len(cells) * len(problems), 0)
-        summary.done_before = sum((c.config, p.id) in done for c in cells for p in problems)
-        jobs = _jobs(cells, problems, done, config.chunk_size)
-        hooks.total(sum(units(env, cell, len(chunk)) for job in jobs for cell, chunk in job))
-        start = time.perf_counter()
-        execute(env, jobs, _writer(env, store, summary), _workers(env))
-        summary.wall_seconds = time.perf_counter() - start
-        return summary
+        yield env, lambda jobs, write: execute(env, jobs, write, _workers(env))
     finally:
         if samples is not None:
             samples.close()
         if backend is None and raw is not None:
             raw.close()
-        store.close()
 
 
 def _cells(env: Env) -> list[Cell]:
@@ -115,6 +153,8 @@ def _cells(env: Env) -> list[Cell]:
         "temperature": cfg.temperature,
         "max_tokens": cfg.max_tokens,
     }
+    if cfg.total_budget_tokens is not None:  # only when set, so hashes of runs without it are unchanged
+        common["total_budget_tokens"] = cfg.total_budget_tokens
 
     def full(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
         return to_jsonable(config_of(api.get_strategy(strategy, env.reg, **params)))  # type: ignore[no-any-return]

@@ -5,7 +5,8 @@ other, each through ``api.run_chunks`` with a fresh Context (a fresh meter gives
 cache view, per-prompt cache statistics). Each finished (cell, chunk) is handed to ``emit`` as an Outcome of
 ungraded results and errors; with several workers, outcomes go through a queue to the calling thread, which
 alone writes. A chunk that raises is retried problem by problem; what still fails becomes an error entry;
-a ConfigError stops everything (it would fail every problem alike). Used by ``eval.runner``.
+a ConfigError stops everything (it would fail every problem alike). Used by ``eval.runner`` and, inside
+Ray actors, by ``eval.distributed``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, cast
 
 from ponder import api
 from ponder.backends.base import Backend
+from ponder.budget import Budget
 from ponder.cache import CachedBackend, CacheStats
 from ponder.catalog import Registries
 from ponder.errors import ConfigError, StrategyError
@@ -29,7 +31,7 @@ from ponder.eval.records import attribute_cache, error_entry
 from ponder.tasks.base import Task
 from ponder.types import Problem, Result, SamplingParams
 
-__all__ = ["Env", "Hooks", "Job", "Outcome", "Solved", "execute", "units"]
+__all__ = ["Env", "Hooks", "Job", "Outcome", "Solved", "execute", "run_job", "units"]
 
 
 def _nothing(*args: Any) -> None:
@@ -91,13 +93,13 @@ def execute(env: Env, jobs: list[Job], write: Callable[[Outcome], None], workers
     """Run the jobs (inline or in threads); ``write`` is only ever called from this thread."""
     if workers == 1:
         for job in jobs:
-            _run_job(env, job, write)
+            run_job(env, job, write)
         return
     results: queue.Queue[Outcome] = queue.Queue()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ponder-eval")
     futures: list[Future[None]] = []
     try:
-        futures = [pool.submit(_run_job, env, job, results.put) for job in jobs]
+        futures = [pool.submit(run_job, env, job, results.put) for job in jobs]
         while True:
             try:
                 write(results.get(timeout=0.1))
@@ -114,7 +116,8 @@ def execute(env: Env, jobs: list[Job], write: Callable[[Outcome], None], workers
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_job(env: Env, job: Job, emit: Callable[[Outcome], None]) -> None:
+def run_job(env: Env, job: Job, emit: Callable[[Outcome], None]) -> None:
+    """Run one job's cells in order, handing each (cell, chunk)'s Outcome to ``emit``."""
     for cell, problems in job:
         if env.stop.is_set():
             return
@@ -170,6 +173,7 @@ def _solve(env: Env, cell: Cell, problems: list[Problem], outcome: Outcome, tick
         scorer=cfg.scorer,
         scorer_options=dict(cfg.scorer_options),
         progress=tick,
+        budget=None if cfg.total_budget_tokens is None else Budget(max_completion_tokens=cfg.total_budget_tokens),
     )
     strategy = api.get_strategy(cell.strategy, env.reg, **cell.params)
     results = api.run_chunks(strategy, problems, ctx, len(problems))

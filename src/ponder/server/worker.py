@@ -128,6 +128,9 @@ class Job(Generic[T]):
         except asyncio.CancelledError:
             self.token.cancel("request task cancelled")
             raise
+        finally:
+            # nobody awaits the outcome of abandoned work: retrieve it, so asyncio does not log it as lost
+            waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 class Ticker:
