@@ -14,15 +14,13 @@ A dry run on the fake backend: ``.venv/bin/python -m bench.adaptive --backend fa
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import replace_section
+from bench.common import command_line, machine_line, replace_section
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import run_eval
@@ -134,15 +132,22 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
     )
     policy = m["policy"]
+    first = m["sc"][0]
+    if m["target"]["acc"] <= first["acc"]:
+        reach += (
+            f". Caution: SC N={m['target']['budget']} is no more accurate than SC N={first['budget']} "
+            f"({first['acc']:.0%}) on these problems, so this ratio says nothing about adaptive's savings"
+        )
     rhos = ", ".join(f"{k} {v:+.2f}" for k, v in policy.correlations.items() if v is not None) or "n/a"
-    command = " ".join([".venv/bin/python", "-m", "bench.adaptive", *sys.argv[1:]])
+    command = command_line("bench.adaptive")
     return (
         f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `calibration` problems "
         f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems; "
-        f"{platform.machine()}, Python {platform.python_version()}. Figure: `{args.figure}`.\n\n"
+        f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
         f"{ratio} x**{reach}.\n\n"
-        f"Estimator: `{policy.estimator}` (Spearman with oracle pass rate: {rhos}).\n\n"
+        f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
+        f"calibration problems, negative = predictive: {rhos}).\n\n"
         f"| strategy | budget | accuracy | generated tokens / problem |\n|---|---|---|---|\n{rows}\n\n"
         f"Command: `{command}`"
     )

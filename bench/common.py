@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from pathlib import Path
 
 HEADER = "# Benchmarks\n\nFigures measured on this project's machine; each section names the command that made it.\n"
@@ -24,3 +27,13 @@ def replace_section(path: str | Path, key: str, title: str, body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def command_line(module: str) -> str:
+    """The command that ran benchmark ``module`` (``bench.NAME``), as a user would type it again."""
+    return " ".join([".venv/bin/python", "-m", module, *sys.argv[1:]])
+
+
+def machine_line() -> str:
+    """Architecture, CPU count and Python version of this machine, for a benchmark's caption."""
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"

@@ -20,14 +20,12 @@ A dry run on the fake backend (no model, seconds): ``--backend fake --limit 3 --
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import replace_section
+from bench.common import command_line, machine_line, replace_section
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Problem, Result, SamplingParams
@@ -151,10 +149,10 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         ]
         + [f"| self_consistency n={p['n']} | {p['acc']:.0%} | {p['tokens']:.0f} | {p['wall']:.0f} |" for p in m["sc"]]
     )
-    command = " ".join([".venv/bin/python", "-m", "bench.depth_budget_forcing", *sys.argv[1:]])
+    command = command_line("bench.depth_budget_forcing")
     return (
         f"{m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, seed {args.seed}; "
-        f"{platform.machine()}, Python {platform.python_version()}. Figure: `{args.figure}`.\n\n"
+        f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"Budget forcing (T={args.bf_temperature}, at most {args.wait} waits; tokens are per problem):\n\n"
         "| max thinking | min thinking | accuracy | thinking tokens | generated tokens | waits | thinking ended | "
         f"wall s |\n|---|---|---|---|---|---|---|---|\n{bf}\n\n"

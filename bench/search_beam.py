@@ -19,14 +19,12 @@ command that produced them. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import replace_section
+from bench.common import command_line, machine_line, replace_section
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Generation, Message, Problem, Result, SamplingParams, Usage
@@ -135,7 +133,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         wall = (
             f"{slow.wall_seconds:.1f} s vs {beam.wall_seconds:.1f} s: **{slow.wall_seconds / beam.wall_seconds:.2f}×**"
         )
-    command = " ".join([".venv/bin/python", "-m", "bench.search_beam", *sys.argv[1:]])
+    command = command_line("bench.search_beam")
     rows = [
         ("prompt tokens sent (= processed by a re-prefilling implementation)", f"{beam.prompt_tokens:,}"),
         ("prompt tokens processed by ponder", f"{beam.processed_prompt_tokens:,} ({share:.1%}; target ≤ 5%)"),
@@ -152,7 +150,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     return (
         f"`beam_search` N={args.n}, M={args.beam_width}, max depth {args.max_depth}, scorer `{args.scorer}`, "
         f"on {m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, "
-        f"T={args.temperature}, seed {args.seed}; {platform.machine()}, Python {platform.python_version()}.\n\n"
+        f"T={args.temperature}, seed {args.seed}; {machine_line()}.\n\n"
         f"| measure | value |\n|---|---|\n{table}\n\n"
         f"Generated tokens include the scorer's. Command: `{command}`"
     )
