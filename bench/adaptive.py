@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import command_line, machine_line, replace_section
+from bench.common import command_line, machine_line, publish
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import run_eval
@@ -157,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     m = measure(args)
     plot(m, args.figure)
-    section = render(args, m)
-    replace_section(args.out, "adaptive", TITLE, section)
-    print(section)
+    publish(args.out, "adaptive", TITLE, render(args, m))
 
 
 if __name__ == "__main__":

@@ -37,3 +37,9 @@ def command_line(module: str) -> str:
 def machine_line() -> str:
     """Architecture, CPU count and Python version of this machine, for a benchmark's caption."""
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def publish(path: str | Path, key: str, title: str, body: str) -> None:
+    """Write ``body`` as section ``key`` of ``path`` (see ``replace_section``) and print it."""
+    replace_section(path, key, title, body)
+    print(body)

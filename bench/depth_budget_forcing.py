@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import command_line, machine_line, replace_section
+from bench.common import command_line, machine_line, publish
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Problem, Result, SamplingParams
@@ -166,9 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     m = measure(args)
     plot(m, args.figure)
-    section = render(args, m)
-    replace_section(args.out, "depth_budget_forcing", TITLE, section)
-    print(section)
+    publish(args.out, "depth_budget_forcing", TITLE, render(args, m))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import command_line, machine_line, replace_section
+from bench.common import command_line, machine_line, publish
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
 from ponder.types import Generation, Message, Problem, Result, SamplingParams, Usage
@@ -158,9 +158,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    section = render(args, measure(args))
-    replace_section(args.out, "search_beam", TITLE, section)
-    print(section)
+    publish(args.out, "search_beam", TITLE, render(args, measure(args)))
 
 
 if __name__ == "__main__":
