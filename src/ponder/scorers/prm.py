@@ -32,8 +32,9 @@ from typing import Any, Literal
 
 from ponder.errors import ConfigError, ScorerError
 from ponder.scorers.base import AGGREGATIONS, aggregate
-from ponder.scorers.prm_format import PRMFormat, auto_class, detect_style, make_head
+from ponder.scorers.prm_format import PRMFormat, make_head
 from ponder.scorers.prm_kv import Job, KeptState
+from ponder.scorers.prm_load import load_pretrained
 from ponder.tasks.base import Task
 from ponder.types import Candidate, Problem, Usage
 
@@ -42,7 +43,6 @@ __all__ = ["PRMScorer", "PRMStats"]
 Style = Literal["qwen", "math_shepherd", "rlhflow", "auto"]
 STYLES: tuple[str, ...] = ("qwen", "math_shepherd", "rlhflow", "auto")
 QWEN_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
-_INSTALL_HINT = "the prm scorer needs torch and transformers: pip install 'ponder[prm]'"
 
 
 @dataclass
@@ -142,27 +142,9 @@ class PRMScorer:
     def _load(self) -> None:
         if self._model is not None:
             return
-        try:
-            import torch
-            import transformers
-        except ImportError as exc:
-            raise ConfigError(f"{_INSTALL_HINT} ({exc})") from exc
-        opts: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
-        try:
-            config = transformers.AutoConfig.from_pretrained(self.model_name, **opts)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name, **opts)
-            self.style = self.style if self.style != "auto" else detect_style(config, tokenizer)
-            if self.dtype is not None:
-                opts["dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"] = self.dtype
-            model = auto_class(transformers, config, self.style, self.trust_remote_code).from_pretrained(
-                self.model_name, **opts
-            )
-        except ConfigError:
-            raise
-        except Exception as exc:  # transformers raises many kinds (OSError, ValueError, HF hub errors, ...)
-            raise ConfigError(f"could not load PRM {self.model_name!r}: {exc}") from exc
-        if not getattr(tokenizer, "is_fast", False):
-            raise ConfigError(f"PRM {self.model_name!r} needs a fast tokenizer (for character offsets)")
+        model, tokenizer, self.style = load_pretrained(self.model_name, self.style, self.dtype, self.trust_remote_code)
+        import torch
+
         device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
         self._model = model.to(device).eval()
         self._tokenizer = tokenizer

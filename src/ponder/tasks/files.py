@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, cast
@@ -101,7 +102,7 @@ def require_str(row: Mapping[str, Any], field: str) -> str:
     return value
 
 
-class JsonlFileTask(MathAnswerTask):
+class JsonlFileTask(MathAnswerTask, ABC):
     """Base of tasks whose problems come from one JSON Lines file (the "test" split).
 
     Subclasses implement ``_row_to_problem(line, row)`` and raise ``MalformedRow`` for rows they cannot
@@ -118,9 +119,9 @@ class JsonlFileTask(MathAnswerTask):
         self.skipped: list[tuple[int, str]] = []
         self._problems: list[Problem] = self._load()
 
+    @abstractmethod
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
         """The problem in ``row`` (found on ``line``), or MalformedRow."""
-        raise NotImplementedError
 
     def _load(self) -> list[Problem]:
         """Read the file; record and warn about skipped rows; TaskError when no row is usable."""
