@@ -23,9 +23,21 @@ from ponder.types import Generation, SamplingParams
 class CallLog:
     """Wraps a backend's ``generate`` and records (kind, prompts, sent, reused) per call."""
 
-    def __init__(self, backend) -> None:
-        self.backend, self.inner, self.rows = backend, backend.generate, []
+    def __init__(self, backend, quiet: bool = False) -> None:
+        self.backend, self.inner, self.rows, self.quiet = backend, backend.generate, [], quiet
         backend.generate = self.generate
+
+    def detach(self) -> None:
+        """Give the backend its own ``generate`` back."""
+        self.backend.generate = self.inner
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        """(prompt tokens sent, reused) per kind of call."""
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for kind, _, sent, reused in self.rows:
+            out[kind][0] += sent
+            out[kind][1] += reused
+        return {kind: (sent, reused) for kind, (sent, reused) in out.items()}
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         out = self.inner(prompts, params, n)
@@ -33,7 +45,9 @@ class CallLog:
         sent = sum(g.prompt_tokens for g in out)
         reused = sum(g.cached_prompt_tokens for g in out)
         self.rows.append((kind, len(prompts), sent, reused))
-        print(f"{kind:10s} prompts={len(prompts):3d} n={n} sent={sent:6d} reused={reused:6d} new={sent - reused:5d}")
+        if not self.quiet:
+            new = sent - reused
+            print(f"{kind:10s} prompts={len(prompts):3d} n={n} sent={sent:6d} reused={reused:6d} new={new:5d}")
         return out
 
 
@@ -57,10 +71,7 @@ def main() -> None:
         run_chunks(strategy, [problem], ctx, chunk_size=1)
     finally:
         backend.close()
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for kind, _, sent, reused in log.rows:
-        totals[kind][0] += sent
-        totals[kind][1] += reused
+    totals = log.totals()
     all_sent = sum(s for s, _ in totals.values())
     for kind, (sent, reused) in totals.items():
         print(

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.beam_calls import CallLog
 from bench.common import command_line, machine_line, publish
 from ponder.api import get_strategy, get_task, load_backend, make_context, run_chunks
 from ponder.catalog import make_registries
@@ -66,6 +67,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-tokens", type=int, default=512, help="max tokens of a final completion")
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--chunk-size",
+        type=int,
+        default=1,
+        help="problems searched together in one batch (default 1, as `ponder solve` does; a larger chunk "
+        "needs a KV cache that holds every live node of every problem at once)",
+    )
     ap.add_argument("--skip-reprefill", action="store_true", help="skip the (slow) re-prefilling wall-time run")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all CPUs)")
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
@@ -75,12 +83,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(
     strategy: Any, problems: Sequence[Problem], backend: Any, args: argparse.Namespace
 ) -> tuple[list[Result], Usage]:
-    """Solve ``problems`` (as one batch) and return the Results and the run's total Usage."""
+    """Solve ``problems`` (``--chunk-size`` at a time) and return the Results and the run's total Usage."""
     params = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens)
     task = get_task("gsm_symbolic")
     ctx = make_context(backend, task, make_registries(), params=params, seed=args.seed, scorer=args.scorer)
     start = time.perf_counter()
-    results = run_chunks(strategy, problems, ctx, chunk_size=max(1, len(problems)))
+    results = run_chunks(strategy, problems, ctx, chunk_size=args.chunk_size)
     wall = time.perf_counter() - start
     usage = ctx.backend.usage
     return results, Usage(
@@ -111,8 +119,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     backend = load_backend(args.backend, args.model, **options)
     beam = get_strategy("beam_search", n=args.n, beam_width=args.beam_width, max_depth=args.max_depth)
     try:
+        log = CallLog(backend, quiet=True)
         results, usage = run(beam, problems, backend, args)
+        log.detach()
         out: dict[str, Any] = {"problems": len(problems), "model": backend.model, "beam": usage}
+        out["kinds"] = log.totals()
         out["beam_acc"] = accuracy(results, problems)
         out["sc_n"], sc_results, out["sc"] = matched_self_consistency(problems, backend, args, usage.completion_tokens)
         out["sc_acc"] = accuracy(sc_results, problems)
@@ -138,6 +149,10 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         ("prompt tokens sent (= processed by a re-prefilling implementation)", f"{beam.prompt_tokens:,}"),
         ("prompt tokens processed by ponder", f"{beam.processed_prompt_tokens:,} ({share:.1%}; target ≤ 5%)"),
         ("prompt tokens reused from the prefix cache", f"{beam.cached_prompt_tokens:,}"),
+        *(
+            (f"of which {kind} calls: processed / sent", _share(sent - reused, sent))
+            for kind, (sent, reused) in sorted(m.get("kinds", {}).items())
+        ),
         ("wall time, re-prefilling vs ponder", wall),
         ("beam search: accuracy / generated tokens", f"{m['beam_acc']:.0%} / {beam.completion_tokens:,}"),
         (
@@ -149,11 +164,16 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     return (
         f"`beam_search` N={args.n}, M={args.beam_width}, max depth {args.max_depth}, scorer `{args.scorer}`, "
-        f"on {m['problems']} `gsm_symbolic` problems; backend `{args.backend}`, model `{m['model']}`, "
+        f"on {m['problems']} `gsm_symbolic` problems ({args.chunk_size} at a time); backend `{args.backend}`, "
+        f"model `{m['model']}`, "
         f"T={args.temperature}, seed {args.seed}; {machine_line()}.\n\n"
         f"| measure | value |\n|---|---|\n{table}\n\n"
         f"Generated tokens include the scorer's. Command: `{command}`"
     )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part:,} / {whole:,} ({part / max(1, whole):.1%})"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

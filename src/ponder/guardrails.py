@@ -11,7 +11,7 @@ them, and are not checked again by later filters. Filters:
 - ``BlocklistFilter`` ("blocklist"): blocked words and phrases (case-insensitive, whole words only) and
   regular expressions, all compiled once.
 - ``JudgeFilter`` ("judge"): the model is asked whether each response is harmful; P(Yes) is read as in the
-  judge scorer (``ponder.scorers.judge.YesNoAsker``) and the candidate is filtered when it reaches the
+  judge scorer (``ponder.scorers.yes_no.YesNoAsker``) and the candidate is filtered when it reaches the
   threshold. An unreadable verdict counts as 0.5, so the default threshold filters it (fails closed).
 
 A filter that returns something other than None or a non-empty string raises ScorerError.
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ponder.errors import ConfigError, PonderError, ScorerError
-from ponder.scorers.judge import Mode, YesNoAsker, check_template, fill
 from ponder.scorers.rule import load_callable
+from ponder.scorers.yes_no import Mode, YesNoAsker, check_template, fill
 from ponder.types import Candidate, Problem
 
 __all__ = ["BlocklistFilter", "CallableFilter", "CandidateFilter", "JudgeFilter", "apply_filters"]

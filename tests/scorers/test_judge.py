@@ -11,7 +11,8 @@ from ponder.backends.fake import FakeBackend, FakeReply
 from ponder.budget import Meter, Metered
 from ponder.errors import BackendError, ConfigError, ScorerError
 from ponder.scorers.base import OutcomeScorer, ProcessScorer
-from ponder.scorers.judge import JudgeScorer, fill, parse_yes_no, yes_probability
+from ponder.scorers.judge import JudgeScorer
+from ponder.scorers.yes_no import fill, parse_yes_no, yes_probability
 from ponder.tasks.math_answer import MathAnswerTask
 from ponder.types import Candidate, Completion, Problem, SamplingParams, TokenLogprob
 

@@ -9,6 +9,7 @@ import pytest
 
 from ponder.backends.fake import FakeBackend, FakeReply
 from ponder.budget import Meter, Metered
+from ponder.errors import ConfigError
 from ponder.scorers.judge import JudgeScorer
 from ponder.tasks.math_answer import MathAnswerTask
 from ponder.types import Problem, SamplingParams
@@ -92,3 +93,53 @@ def test_cache_off_judges_again_and_other_problems_are_separate() -> None:
     cached.score_steps(PROBLEM, [STEPS[:1]])
     cached.score_steps(Problem("What is 7 * 6?", id="q2"), [STEPS[:1]])
     assert len(_calls(backend2)) == 2 and backend2.meter.usage_for("q2").calls == 1
+
+
+GEN_PROMPT = "<|user|>\nSolve: What is 6 * 7?\n<|assistant|>\n"
+ASK = "Is the last step correct? Yes or No."
+
+
+def _continued(prompt: str, index: int, seed: int | None) -> FakeReply:
+    """Answers about the last step before the judge's question, in a continued generation prompt (fresh-style
+    prompts go to ``_script``)."""
+    if not prompt.startswith(GEN_PROMPT):
+        return _script(prompt, index, seed)
+    body = prompt[len(GEN_PROMPT) : prompt.index("\n<|user|>\n" + ASK)]
+    latest = body.split("\n\n")[-2]  # each step is followed by the delimiter
+    yes, no = LOGPROBS[latest]
+    return FakeReply("Yes", top=[{"Yes": yes, "No": no}])
+
+
+def test_given_the_generation_prompt_the_judge_continues_it_with_a_short_question() -> None:
+    backend = Metered(FakeBackend(_continued), Meter())
+    judge = JudgeScorer(backend, MathAnswerTask())
+    scores = judge.score_steps(PROBLEM, [STEPS], prompt=GEN_PROMPT)
+    assert scores[0] == pytest.approx([_p(*LOGPROBS[s]) for s in STEPS])
+    [(prompts, _, _)] = _calls(backend)
+    turn = f"\n<|user|>\n{ASK}\n<|assistant|>\n"
+    # Exactly the text the policy decoded (prompt, steps, delimiters), then the turn change and question.
+    assert prompts[1] == GEN_PROMPT + STEPS[0] + "\n\n" + STEPS[1] + "\n\n" + turn
+    assert all(p.startswith(GEN_PROMPT + "".join(s + "\n\n" for s in STEPS[:i])) for i, p in enumerate(prompts))
+
+
+def test_continued_scores_are_remembered_per_generation_prompt() -> None:
+    backend = Metered(FakeBackend(_continued), Meter())
+    judge = JudgeScorer(backend, MathAnswerTask())
+    judge.score_steps(PROBLEM, [STEPS[:2]], prompt=GEN_PROMPT)
+    judge.score_steps(PROBLEM, [STEPS], prompt=GEN_PROMPT)
+    assert [len(prompts) for prompts, _, _ in _calls(backend)] == [2, 1]
+    fresh = judge.score_steps(PROBLEM, [STEPS[:1]])  # no prompt: the fresh style, a different question
+    assert len(_calls(backend)) == 3 and "Is step 1 correct" in _calls(backend)[-1][0][0]
+    assert 0.0 <= fresh[0][0] <= 1.0
+
+
+def test_step_style_fresh_ignores_the_prompt_and_continue_requires_one() -> None:
+    backend = Metered(FakeBackend(_script), Meter())
+    judge = JudgeScorer(backend, MathAnswerTask(), step_style="fresh")
+    judge.score_steps(PROBLEM, [STEPS[:1]], prompt=GEN_PROMPT)
+    assert not _calls(backend)[0][0][0].startswith(GEN_PROMPT)
+    strict = JudgeScorer(Metered(FakeBackend(_script), Meter()), MathAnswerTask(), step_style="continue")
+    with pytest.raises(ConfigError, match="needs the generation prompt"):
+        strict.score_steps(PROBLEM, [STEPS[:1]])
+    with pytest.raises(ConfigError, match=r"step_style must be one of .*'sideways'"):
+        JudgeScorer(Metered(FakeBackend(_script), Meter()), MathAnswerTask(), step_style="sideways")

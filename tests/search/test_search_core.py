@@ -32,7 +32,8 @@ def test_prefixes_extend_the_parent_and_steps_split_at_the_delimiter():
     c = tree.add(b, " sentence\n\nThe answer is \\boxed{7}.", "", 9, "max_depth")
     assert (a.prefix, b.prefix) == ("first\n\n", "first\n\ncut mid")
     assert c.prefix == "first\n\ncut mid sentence\n\nThe answer is \\boxed{7}."
-    assert tree.steps(c) == ["first", "cut mid", " sentence", "The answer is \\boxed{7}."]
+    assert tree.steps(b) == ["first", "cut mid"]
+    assert tree.steps(c) == ["first", "cut mid sentence", "The answer is \\boxed{7}."]  # a cut is no step boundary
     assert tree.steps(a, extra="look\n\nahead\n\n") == ["first", "look", "ahead"]
     assert [n.id for n in tree.path(c)] == [1, 2, 3] and tree.tokens(c) == 13
     assert tree.root.children == [1] and c.depth == 3

@@ -236,3 +236,18 @@ def test_an_outcome_scorer_alone_scores_partial_solutions(make_ctx):
     [r] = BeamSearch(n=4, beam_width=2, max_depth=3).run(P, ctx)
     assert ctx.process_scorer is None, "the caller's context is left as it was"
     assert r.answer == "7" and ctx.scorer.calls > 0
+
+
+def test_a_scorer_that_takes_the_prompt_gets_the_rendered_generation_prompt(make_ctx):
+    class WithPrompt(StepScores):
+        def score_steps(self, problem, candidates, prompt=None):
+            self.prompts.append(prompt)
+            return super().score_steps(problem, candidates)
+
+    ctx = _ctx(make_ctx)
+    ctx.process_scorer = scorer = WithPrompt(SCORES)
+    scorer.prompts = []
+    BeamSearch(n=4, beam_width=2, max_depth=3).run(P, ctx)
+    first_prompt = ctx.backend.inner.calls[0][0][0]
+    assert scorer.prompts and set(scorer.prompts) == {first_prompt}
+    assert first_prompt.endswith("<|assistant|>\n") and P[0].question in first_prompt

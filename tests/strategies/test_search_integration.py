@@ -46,3 +46,29 @@ def test_search_on_the_small_model(small_model, make_ctx, name, params):
     # children of a node extend its prefix: llama.cpp reused KV for them instead of re-processing it
     assert r.usage.cached_prompt_tokens > 0
     assert r.usage.completion_tokens > 0 and r.usage.calls >= 2
+
+
+def test_the_step_judge_continues_the_policys_cached_sequence(small_model, make_ctx):
+    """Judging a step processes only the judge's short question: the step itself is already in the KV cache."""
+    small_model.clear_cache()
+    calls = []
+    generate = small_model.generate
+
+    def logged(prompts, params, n=1):
+        out = generate(prompts, params, n)
+        calls.append((params.max_tokens, [(g.prompt_tokens, g.cached_prompt_tokens) for g in out]))
+        return out
+
+    small_model.generate = logged
+    try:
+        params = SamplingParams(seed=0, max_tokens=MAX, temperature=0.8)
+        ctx = make_ctx(backend=small_model, scorer="judge", params=params)
+        run_chunks(get_strategy("beam_search", n=4, beam_width=2, max_depth=3, max_step_tokens=STEP), P, ctx, 1)
+    finally:
+        del small_model.generate
+    judged = [row for max_tokens, rows in calls if max_tokens == 1 for row in rows]
+    assert len(judged) >= 8
+    question = len(small_model.tokenize(ctx.process_scorer.turn))
+    # new tokens per judged step: the question, plus the step's delimiter the policy stopped on (never decoded)
+    assert all(sent - reused <= question + 2 for sent, reused in judged), (question, judged)
+    assert sum(sent for sent, _ in judged) > 5 * sum(sent - reused for sent, reused in judged)

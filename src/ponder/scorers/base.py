@@ -7,8 +7,9 @@ so their compute is charged with everything else. ``aggregate`` folds step score
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from ponder.errors import ConfigError
@@ -35,10 +36,32 @@ class OutcomeScorer(Protocol):
 
 @runtime_checkable
 class ProcessScorer(Protocol):
-    """Rates every step of every candidate; ``candidates[i]`` is the list of steps of candidate i."""
+    """Rates every step of every candidate; ``candidates[i]`` is the list of steps of candidate i.
+
+    A scorer may also accept a keyword ``prompt``: the rendered generation prompt the steps continue, which
+    search strategies pass (through ``score_steps`` below) so a model-based scorer can continue the policy's
+    own sequence and reuse its cached prefix. Scorers without that keyword are called without it.
+    """
 
     def score_steps(self, problem: Problem, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         raise NotImplementedError  # protocol
+
+
+def score_steps(
+    scorer: ProcessScorer, problem: Problem, candidates: Sequence[Sequence[str]], prompt: str | None = None
+) -> list[list[float]]:
+    """``scorer.score_steps``, given ``prompt`` when the scorer's signature takes it."""
+    if prompt is not None and _takes_prompt(scorer.score_steps):
+        return scorer.score_steps(problem, candidates, prompt=prompt)  # type: ignore[call-arg]
+    return scorer.score_steps(problem, candidates)
+
+
+def _takes_prompt(method: Callable[..., object]) -> bool:
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "prompt" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def aggregate(step_scores: Sequence[float], how: str = "min") -> float:

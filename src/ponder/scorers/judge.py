@@ -1,54 +1,38 @@
 """LLM-as-judge ("judge"): the model is asked whether a solution, or one step of it, is correct; score = P("Yes").
 
-With logprobs (the backend reports at least two top alternatives per token) the judge generates one token
-and reads P("Yes") / (P("Yes") + P("No")) from the first token's top alternatives, summing the spelling
-variants of each word (" Yes", "Yes", "yes", "YES", ...); when neither word is among them the score is 0.5.
-Without logprobs ("text" mode) it generates a few tokens and parses the first yes or no: 1.0, 0.0, or 0.5 when
-it finds neither. All prompts of one problem go to the backend in one call, charged to the problem's id.
+P("Yes") comes from the first reply token's top logprobs where the backend has them, else from the reply's
+first yes/no word (see ``ponder.scorers.yes_no``). All prompts of one problem go to the backend in one call,
+charged to the problem's id.
 
-Step level (``score_steps``): step i of a candidate is judged given the question and the steps before it.
-Prompts are prefix-friendly: question, then the steps so far, then the question about the latest step, so a
-prefix-caching backend reuses the shared part. Step scores are remembered per (problem, steps so far), so a
-search that extends a judged trajectory pays only for its new steps (``cache=False`` turns this off).
+Step level (``score_steps``) has two styles:
 
-``YesNoAsker`` (the yes/no probability machinery) is shared with the judge guardrail in
-``ponder.guardrails``. Backend failures propagate as the backend's BackendError; a malformed reply
-(wrong number of generations, logprobs missing although asked) raises ScorerError.
+- "continue" (used whenever the caller passes the ``prompt`` the steps continue, as every search strategy
+  does): the judge's prompt is that generation prompt, the steps so far each followed by the task's step
+  delimiter, then the assistant turn is closed and a short user turn asks ``continue_prompt`` about the last
+  step (self-evaluation, as in Xie et al. 2023). Everything before the question is exactly what the policy
+  already decoded, so a prefix-caching backend processes only the few tokens of the question.
+- "fresh" (no ``prompt`` given, or ``step_style="fresh"``): a new conversation built from ``step_prompt`` with
+  the question, the steps so far as "Step k:" blocks, and the question about the latest step.
+
+Step scores are remembered per (problem, prompt, steps so far), so a search that extends a judged trajectory
+pays only for its new steps (``cache=False`` turns this off).
 """
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from ponder.budget import Metered
-from ponder.errors import ConfigError, ScorerError
-from ponder.types import Candidate, Completion, Message, Problem, SamplingParams
+from ponder.errors import ConfigError
+from ponder.scorers.yes_no import Mode, YesNoAsker, check_template, fill
+from ponder.types import Candidate, Message, Problem
 
-__all__ = [
-    "DEFAULT_PROMPT",
-    "DEFAULT_STEP_PROMPT",
-    "JudgeScorer",
-    "YesNoAsker",
-    "fill",
-    "parse_yes_no",
-    "yes_probability",
-]
+__all__ = ["DEFAULT_CONTINUE_PROMPT", "DEFAULT_PROMPT", "DEFAULT_STEP_PROMPT", "JudgeScorer"]
 
-Mode = Literal["auto", "logprobs", "text"]
-MODES: tuple[str, ...] = ("auto", "logprobs", "text")
-TOP_K = 10
-"""Top alternatives asked for in logprobs mode (fewer when the backend offers fewer)."""
-TEXT_TOKENS = 8
-"""Tokens generated in text mode to find the verdict."""
 _CACHE_ENTRIES = 100_000
 """Step scores remembered per judge (least recently used ones are dropped)."""
-_STRIP = " \t\r\n▁Ġ.,:;!?*\"'`()[]"
-_VERDICT = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 DEFAULT_PROMPT = (
     "Question:\n{question}\n\nProposed solution:\n{solution}\n\n"
@@ -60,112 +44,11 @@ DEFAULT_STEP_PROMPT = (
     "Is step {n} correct, given the question and the steps before it? Answer with a single word: Yes or No."
 )
 """Step prompt; ``{steps}`` holds steps 1..n as "Step k:" blocks and ``{n}`` the number of the judged step."""
-
-
-def fill(template: str, **values: str) -> str:
-    """``template`` with each ``{name}`` of ``values`` replaced; any other braces (``\\boxed{}``) stay as they are."""
-    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
-    return pattern.sub(lambda m: values[m.group()[1:-1]], template)
-
-
-def check_template(template: Any, required: Sequence[str], who: str) -> str:
-    """``template`` if it is a string holding every ``{name}`` in ``required``, else ConfigError."""
-    if not isinstance(template, str) or not template.strip():
-        raise ConfigError(f"{who} prompt must be a non-empty string, got {template!r}")
-    missing = [name for name in required if "{" + name + "}" not in template]
-    if missing:
-        raise ConfigError(f"{who} prompt must contain {', '.join('{' + m + '}' for m in missing)}; got {template!r}")
-    return template
-
-
-def _word(token: str) -> str:
-    return token.strip(_STRIP).casefold()
-
-
-def yes_probability(completion: Completion) -> float:
-    """P(Yes) / (P(Yes) + P(No)) over the first token's alternatives (0.5 when neither word is there).
-
-    Raises ScorerError when the completion carries no logprobs or a NaN logprob.
-    """
-    if completion.logprobs is None:
-        raise ScorerError("the backend returned no logprobs although the judge asked for them")
-    if not completion.logprobs:
-        return 0.5  # the model ended at once: no evidence either way
-    first = completion.logprobs[0]
-    # The top alternatives are the distribution; the sampled token counts only when none came with it.
-    options = dict(first.top) or {first.token: first.logprob}
-    p_yes = p_no = 0.0
-    for token, logprob in options.items():
-        if not isinstance(logprob, int | float) or math.isnan(logprob):
-            raise ScorerError(f"the backend returned a malformed logprob {logprob!r} for token {token!r}")
-        word = _word(token)
-        if word == "yes":
-            p_yes += math.exp(logprob)
-        elif word == "no":
-            p_no += math.exp(logprob)
-    return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
-
-
-def parse_yes_no(text: str) -> float:
-    """1.0 when the first verdict word in ``text`` is yes, 0.0 when it is no, 0.5 when there is neither."""
-    found = _VERDICT.search(text)
-    if found is None:
-        return 0.5
-    return 1.0 if found.group(1).casefold() == "yes" else 0.0
-
-
-class YesNoAsker:
-    """Asks a metered backend batches of yes/no questions and returns P(Yes) for each.
-
-    Args:
-        backend: the run's Metered backend (its meter is charged, per problem id).
-        mode: "logprobs" (needs top logprobs), "text" (parse the reply), or "auto" (logprobs when available).
-        temperature: sampling temperature of the verdict (0 = greedy); samples are seeded for reproducibility.
-        who: the component's name, for error messages.
-    """
-
-    def __init__(self, backend: Any, *, mode: str = "auto", temperature: float = 0.0, who: str = "judge") -> None:
-        if not isinstance(backend, Metered):
-            raise ConfigError(f"{who} needs the run's Metered backend (wrap it: Metered(backend)), got {backend!r}")
-        if mode not in MODES:
-            raise ConfigError(f"{who} mode must be one of {', '.join(MODES)}, got {mode!r}")
-        caps = backend.capabilities
-        has_logprobs = caps.logprobs and caps.top_logprobs >= 2
-        if mode == "logprobs" and not has_logprobs:
-            raise ConfigError(
-                f"{who} mode='logprobs' needs a backend with top logprobs; {backend.name!r} reports "
-                f"logprobs={caps.logprobs}, top_logprobs={caps.top_logprobs} (use mode='text' or 'auto')"
-            )
-        self.backend = backend
-        self.who = who
-        self.mode: Literal["logprobs", "text"] = "logprobs" if mode != "text" and has_logprobs else "text"
-        if self.mode == "logprobs":
-            k = min(TOP_K, caps.top_logprobs, 20)
-            self.params = SamplingParams(temperature=temperature, max_tokens=1, logprobs=k, seed=0)
-        else:
-            self.params = SamplingParams(temperature=temperature, max_tokens=TEXT_TOKENS, seed=0)
-
-    def render(self, content: str) -> str:
-        """One user message asking ``content``, rendered with the backend's chat template."""
-        return self.backend.render([Message("user", content)])
-
-    def ask(self, prompts: Sequence[str], tag: str) -> list[float]:
-        """P(Yes) of each rendered prompt, from one backend call whose usage is charged to ``tag``."""
-        if not prompts:
-            return []
-        generations = self.backend.generate(prompts, self.params, 1, tags=[tag] * len(prompts))
-        if len(generations) != len(prompts):
-            raise ScorerError(f"{self.who}: the backend returned {len(generations)} generations for {len(prompts)}")
-        out = []
-        for i, generation in enumerate(generations):
-            if len(generation.completions) != 1:
-                raise ScorerError(
-                    f"{self.who}: the backend returned {len(generation.completions)} completions for prompt {i}, "
-                    "expected 1"
-                )
-            reply = generation.completions[0]
-            out.append(yes_probability(reply) if self.mode == "logprobs" else parse_yes_no(reply.text))
-        return out
+DEFAULT_CONTINUE_PROMPT = "Is the last step correct? Yes or No."
+"""The question asked after the steps in the "continue" step style."""
+STEP_STYLES: tuple[str, ...] = ("auto", "continue", "fresh")
+_MARK = "\u2063PONDER-JUDGE-MARK\u2063"
+"""Placeholder assistant text used to cut the chat template's turn change out of a rendered conversation."""
 
 
 class JudgeScorer:
@@ -173,9 +56,12 @@ class JudgeScorer:
 
     Args:
         backend: the run's Metered backend; the judge's calls are charged to each problem's id.
-        task: unused (any task works).
+        task: the run's task; only its ``step_delimiter`` is used (``"\\n\\n"`` without a task).
         prompt: outcome prompt template with ``{question}`` and ``{solution}`` (default ``DEFAULT_PROMPT``).
-        step_prompt: step prompt template with ``{question}``, ``{steps}`` and ``{n}`` (``DEFAULT_STEP_PROMPT``).
+        step_prompt: "fresh" step prompt template with ``{question}``, ``{steps}`` and ``{n}``.
+        continue_prompt: the question asked after the steps in the "continue" step style.
+        step_style: "auto" (continue when the caller gives the generation prompt, else fresh), "continue"
+            (ConfigError at scoring time without a prompt) or "fresh".
         mode: "auto" (logprobs when the backend has top logprobs, else text), "logprobs" or "text".
         temperature: of the verdict; 0 (greedy) by default.
         cache: remember step scores per (problem, steps so far).
@@ -191,6 +77,8 @@ class JudgeScorer:
         *,
         prompt: str | None = None,
         step_prompt: str | None = None,
+        continue_prompt: str = DEFAULT_CONTINUE_PROMPT,
+        step_style: str = "auto",
         mode: Mode = "auto",
         temperature: float = 0.0,
         cache: bool = True,
@@ -200,8 +88,15 @@ class JudgeScorer:
         self.step_prompt = check_template(
             DEFAULT_STEP_PROMPT if step_prompt is None else step_prompt, ("steps",), "judge step"
         )
+        if not isinstance(continue_prompt, str) or not continue_prompt.strip():
+            raise ConfigError(f"judge continue_prompt must be a non-empty string, got {continue_prompt!r}")
+        if step_style not in STEP_STYLES:
+            raise ConfigError(f"judge step_style must be one of {', '.join(STEP_STYLES)}, got {step_style!r}")
+        self.step_style = step_style
+        self.delimiter = str(getattr(task, "step_delimiter", None) or "\n\n")
+        self.turn = _turn_change(self.asker, continue_prompt)
         self.cache = cache
-        self._memo: OrderedDict[tuple[str, str, tuple[str, ...]], float] = OrderedDict()
+        self._memo: OrderedDict[tuple[str, str, str | None, tuple[str, ...]], float] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -214,44 +109,68 @@ class JudgeScorer:
         prompts = [self.asker.render(fill(self.prompt, question=problem.question, solution=c.text)) for c in candidates]
         return self.asker.ask(prompts, problem.id)
 
-    def score_steps(self, problem: Problem, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+    def score_steps(
+        self, problem: Problem, candidates: Sequence[Sequence[str]], prompt: str | None = None
+    ) -> list[list[float]]:
         """For each candidate, P(Yes) that each step is correct given the earlier ones; new steps of all
-        candidates are judged in one backend call, steps judged before are recalled."""
+        candidates are judged in one backend call, steps judged before are recalled. ``prompt`` is the
+        rendered generation prompt the steps continue (used by the "continue" step style)."""
+        context = self._context(prompt)
         prefixes = [[tuple(steps[: i + 1]) for i in range(len(steps))] for steps in candidates]
         unique = list(dict.fromkeys(p for row in prefixes for p in row))
-        known = self._recall(problem, unique)
+        known = self._recall(problem, context, unique)
         todo = [p for p in unique if p not in known]
-        prompts = [self.asker.render(self._step_content(problem, p)) for p in todo]
+        prompts = [self._step_prompt(problem, context, p) for p in todo]
         fresh = dict(zip(todo, self.asker.ask(prompts, problem.id), strict=True))
-        self._remember(problem, fresh)
+        self._remember(problem, context, fresh)
         known.update(fresh)
         return [[known[p] for p in row] for row in prefixes]
 
-    def _step_content(self, problem: Problem, steps: tuple[str, ...]) -> str:
+    def _context(self, prompt: str | None) -> str | None:
+        """The generation prompt to continue, or None for the fresh style."""
+        if self.step_style == "fresh":
+            return None
+        if prompt is None and self.step_style == "continue":
+            raise ConfigError('judge step_style="continue" needs the generation prompt the steps continue')
+        return prompt
+
+    def _step_prompt(self, problem: Problem, context: str | None, steps: tuple[str, ...]) -> str:
+        if context is not None:
+            return context + "".join(step + self.delimiter for step in steps) + self.turn
         shown = "\n\n".join(f"Step {k}:\n{step.strip()}" for k, step in enumerate(steps, 1))
-        return fill(self.step_prompt, question=problem.question, steps=shown, n=str(len(steps)))
+        return self.asker.render(fill(self.step_prompt, question=problem.question, steps=shown, n=str(len(steps))))
 
-    def _key(self, problem: Problem, steps: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
-        return (problem.id, problem.question, steps)
-
-    def _recall(self, problem: Problem, prefixes: list[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
+    def _recall(
+        self, problem: Problem, context: str | None, prefixes: list[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], float]:
         found: dict[tuple[str, ...], float] = {}
         with self._lock:
             for steps in prefixes:
-                key = self._key(problem, steps)
+                key = (problem.id, problem.question, context, steps)
                 if key in self._memo:
                     self._memo.move_to_end(key)
                     found[steps] = self._memo[key]
         return found
 
-    def _remember(self, problem: Problem, scores: dict[tuple[str, ...], float]) -> None:
+    def _remember(self, problem: Problem, context: str | None, scores: dict[tuple[str, ...], float]) -> None:
         if not self.cache:
             return
         with self._lock:
             for steps, value in scores.items():
-                self._memo[self._key(problem, steps)] = value
+                self._memo[(problem.id, problem.question, context, steps)] = value
             while len(self._memo) > _CACHE_ENTRIES:
                 self._memo.popitem(last=False)
 
     def __repr__(self) -> str:
-        return f"JudgeScorer(mode={self.mode!r})"
+        return f"JudgeScorer(mode={self.mode!r}, step_style={self.step_style!r})"
+
+
+def _turn_change(asker: YesNoAsker, question: str) -> str:
+    """What follows the assistant's partial text in the "continue" style: the chat template's end of the
+    assistant turn, a user turn asking ``question``, and the start of the reply; cut out of a rendered
+    conversation around a placeholder. Templates that drop the placeholder get a plain-text question."""
+    rendered = asker.backend.render([Message("user", "?"), Message("assistant", _MARK), Message("user", question)])
+    at = rendered.find(_MARK)
+    if at < 0:
+        return f"\n\n{question}\n"
+    return str(rendered[at + len(_MARK) :])

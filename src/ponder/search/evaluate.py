@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from ponder.errors import ConfigError, ScorerError
-from ponder.scorers.base import ProcessScorer, aggregate
+from ponder.scorers.base import ProcessScorer, aggregate, score_steps
 from ponder.scorers.outcome_as_process import as_process_scorer
 from ponder.search.expand import Stepper
 from ponder.search.tree import Node, Tree
@@ -63,8 +63,8 @@ def score_nodes(ctx: Context, tree: Tree, nodes: Sequence[Node], agg: str, extra
 
 
 def checked_scores(ctx: Context, tree: Tree, paths: list[list[str]]) -> list[list[float]]:
-    """The process scorer's step scores of ``paths``, validated."""
-    scores = process_scorer(ctx).score_steps(tree.problem, paths)
+    """The process scorer's step scores of ``paths`` (continuing the tree's prompt), validated."""
+    scores = score_steps(process_scorer(ctx), tree.problem, paths, prompt=tree.prompt)
     if len(scores) != len(paths):
         raise ScorerError(f"process scorer returned {len(scores)} score lists for {len(paths)} candidates")
     for path, s in zip(paths, scores, strict=True):

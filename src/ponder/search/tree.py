@@ -112,9 +112,12 @@ class Tree:
         return out[::-1]
 
     def steps(self, node: Node, extra: str = "") -> list[str]:
-        """The steps of ``node``'s path (a forced completion or ``extra`` text split at the delimiter)."""
-        out = [part for n in self.path(node) for part in self.split(n.step)]
-        return out + self.split(extra)
+        """The steps of ``node``'s text (plus ``extra`` text beyond it): its prefix split at the delimiter.
+
+        A step cut at ``max_step_tokens`` is not a step boundary: the child that continues it extends the same
+        step. So the steps, joined with the delimiter, are the text the policy decoded, which a scorer
+        continuing the generation prompt (the judge) finds in the KV cache."""
+        return self.split(node.prefix + extra)
 
     def split(self, text: str) -> list[str]:
         return [part for part in text.split(self.delimiter) if part.strip()]
