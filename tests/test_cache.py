@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -141,3 +142,50 @@ def test_store_errors_show_the_path(tmp_path: Path):
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigError, match=r"bad\.sqlite"):
         SampleStore(bad)
+
+
+def _scripted_top(prompt: str, index: int, seed: int | None) -> FakeReply:
+    """Replies whose every token has three scripted alternatives, most likely first."""
+    return FakeReply(f"answer {index}", top=[{"a": -0.1, "b": -2.0, "c": -3.0}] * 8)
+
+
+def test_samples_with_and_without_logprobs_are_shared(tmp_path: Path):
+    fake = FakeBackend(_scripted_top)
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    plain = cached.generate(PROMPTS, PARAMS, 4)  # as self-consistency asks: no logprobs
+    assert fake.calls[0][1].logprobs == 0, "the cache asks the backend for the sampled tokens' logprobs"
+    assert all(c.logprobs is None for g in plain for c in g.completions), "the caller gets what it asked for"
+    scored = cached.generate(PROMPTS, PARAMS.replace(logprobs=0), 4)  # as best-of-N with `confidence` asks
+    assert len(fake.calls) == 1 and cached.stats.hits == 8
+    assert texts(scored) == texts(plain)
+    direct = FakeBackend(_scripted_top).generate(PROMPTS, PARAMS.replace(logprobs=0), 4)
+    logprobs = [[[c.logprobs for c in g.completions] for g in gens] for gens in (scored, direct)]
+    assert logprobs[0] == logprobs[1]
+
+
+def test_a_request_for_more_alternatives_regenerates_and_upgrades_the_stored_samples(tmp_path: Path):
+    fake = FakeBackend(_scripted_top)
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    cached.generate(PROMPTS, PARAMS, 2)
+    three = cached.generate(PROMPTS, PARAMS.replace(logprobs=3), 2)
+    assert len(fake.calls) == 2 and cached.stats.misses == 8
+    assert list(three[0].completions[0].logprobs[0].top) == ["a", "b", "c"]
+    two = cached.generate(PROMPTS, PARAMS.replace(logprobs=2), 2)
+    assert len(fake.calls) == 2, "served from the upgraded samples"
+    assert list(two[0].completions[0].logprobs[0].top) == ["a", "b"]
+    assert len(cached.store) == 4
+    cached.generate(PROMPTS, PARAMS, 2)  # a poorer request never downgrades what is stored
+    assert list(cached.generate(PROMPTS, PARAMS.replace(logprobs=3), 2)[0].completions[0].logprobs[0].top) == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert len(fake.calls) == 2
+
+
+def test_a_backend_without_logprobs_is_not_asked_for_them(tmp_path: Path):
+    fake = FakeBackend()
+    fake.capabilities = dataclasses.replace(fake.capabilities, logprobs=False, top_logprobs=0)
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    cached.generate(PROMPTS, PARAMS, 2)
+    assert fake.calls[0][1].logprobs is None

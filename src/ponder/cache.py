@@ -1,10 +1,10 @@
 """A SQLite cache of sampled completions, as a Backend wrapper (``CachedBackend``).
 
-One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed, the sample's
-own seed ``params.sample_seed(i)``, sample index i). The number of samples asked for (``n``) is not part of
-the key, so a budget-N run reuses the first N samples of a budget-2N run with the same seed, and a repeated
-run makes no backend call at all. Only seeded calls (``params.seed is not None``) are cached: an unseeded
-call is meant to be fresh each time and goes straight to the inner backend.
+One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed and the
+logprobs setting, the sample's own seed ``params.sample_seed(i)``, sample index i). The number of samples
+asked for (``n``) is not part of the key, so a budget-N run reuses the first N samples of a budget-2N run
+with the same seed, and a repeated run makes no backend call at all. Only seeded calls (``params.seed is not
+None``) are cached: an unseeded call is meant to be fresh each time and goes straight to the inner backend.
 
 Exact reuse holds for backends whose sample i depends only on (prompt, i, ``sample_seed(i)``): llamacpp,
 fake, and openai without native ``n``. A server that draws all n samples from one seed still gets valid
@@ -13,6 +13,12 @@ samples from the cache (same distribution), just not bit-identical to an uncache
 A prompt with any missing sample is generated again in full (backends cannot start at sample i); samples
 already cached are kept and returned, new ones are stored, and all n count as misses (they were computed).
 Running the largest budget first (the eval runner does) makes every smaller budget a full hit.
+
+Logprobs do not change which tokens are sampled, so they are not part of the key: when the inner backend
+reports logprobs, the cache asks it for at least the sampled tokens' logprobs and stores the richest version
+of each sample, and a request is served by any stored sample with at least the logprobs it asks for (top
+alternatives cut to the k most likely, or dropped). Self-consistency and best-of-N with the ``confidence``
+scorer thus share one set of samples.
 
 Place it *under* ``ponder.budget.Metered``: the meter then charges the tokens and FLOPs the strategy used
 whether or not they came from the cache (cached rows keep their original prompt-token counts). What the
@@ -39,10 +45,15 @@ from ponder.types import Completion, Generation, SamplingParams, TokenLogprob
 
 __all__ = ["CacheStats", "CachedBackend", "CachedSample", "SampleStore", "sample_key"]
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS samples (
+_SCHEMA = """CREATE TABLE IF NOT EXISTS samples_v2 (
     key TEXT PRIMARY KEY, completion TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
-    cached_prompt_tokens INTEGER NOT NULL, wall_seconds REAL NOT NULL, created REAL NOT NULL)"""
-_KEY_VERSION = 1
+    cached_prompt_tokens INTEGER NOT NULL, wall_seconds REAL NOT NULL, created REAL NOT NULL,
+    logprobs INTEGER NOT NULL)"""
+_UPSERT = """INSERT INTO samples_v2 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
+    completion = excluded.completion, prompt_tokens = excluded.prompt_tokens,
+    cached_prompt_tokens = excluded.cached_prompt_tokens, wall_seconds = excluded.wall_seconds,
+    created = excluded.created, logprobs = excluded.logprobs WHERE excluded.logprobs > samples_v2.logprobs"""
+_KEY_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class CachedSample:
     cached_prompt_tokens: int
     wall_seconds: float
     """This sample's share of the wall time of the call that generated it."""
+    logprobs: int = -1
+    """The logprobs the sample carries: -1 none, 0 the sampled tokens', k > 0 also the top-k alternatives."""
 
 
 @dataclass
@@ -73,7 +86,7 @@ class CacheStats:
 
 def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
     """The cache key of sample ``index`` of ``prompt`` (independent of how many samples were asked for)."""
-    settings = {k: v for k, v in dataclasses.asdict(params).items() if k != "seed"}
+    settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in ("seed", "logprobs")}
     payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index), index]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=list)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -81,6 +94,20 @@ def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, in
 
 def _encode(completion: Completion) -> str:
     return json.dumps(dataclasses.asdict(completion), ensure_ascii=False, separators=(",", ":"))
+
+
+def _level(logprobs: int | None) -> int:
+    return -1 if logprobs is None else logprobs
+
+
+def _trim(completion: Completion, logprobs: int | None) -> Completion:
+    """``completion`` with only the logprobs a request asked for (the ``logprobs`` most likely alternatives)."""
+    if completion.logprobs is None:
+        return completion
+    if logprobs is None:
+        return dataclasses.replace(completion, logprobs=None)
+    cut = tuple(dataclasses.replace(t, top=dict(list(t.top.items())[:logprobs])) for t in completion.logprobs)
+    return dataclasses.replace(completion, logprobs=cut)
 
 
 def _decode(text: str) -> Completion:
@@ -117,27 +144,28 @@ class SampleStore:
                 part = unique[start : start + 500]
                 marks = ",".join("?" * len(part))
                 rows = self._conn.execute(
-                    "SELECT key, completion, prompt_tokens, cached_prompt_tokens, wall_seconds "
-                    f"FROM samples WHERE key IN ({marks})",
+                    "SELECT key, completion, prompt_tokens, cached_prompt_tokens, wall_seconds, logprobs "
+                    f"FROM samples_v2 WHERE key IN ({marks})",
                     part,
                 ).fetchall()
-                for key, text, prompt_tokens, cached, wall in rows:
-                    out[key] = CachedSample(_decode(text), prompt_tokens, cached, wall)
+                for key, text, prompt_tokens, cached, wall, logprobs in rows:
+                    out[key] = CachedSample(_decode(text), prompt_tokens, cached, wall, logprobs)
         return out
 
     def put(self, rows: Sequence[tuple[str, CachedSample]]) -> None:
-        """Store samples (a key already present keeps its first sample)."""
+        """Store samples (a key already present keeps its sample unless the new one carries more logprobs)."""
         now = time.time()
         values = [
-            (k, _encode(s.completion), s.prompt_tokens, s.cached_prompt_tokens, s.wall_seconds, now) for k, s in rows
+            (k, _encode(s.completion), s.prompt_tokens, s.cached_prompt_tokens, s.wall_seconds, now, s.logprobs)
+            for k, s in rows
         ]
         with self._lock:
-            self._conn.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?, ?, ?)", values)
+            self._conn.executemany(_UPSERT, values)
             self._conn.commit()
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+            return int(self._conn.execute("SELECT COUNT(*) FROM samples_v2").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -181,20 +209,24 @@ class CachedBackend(Wrapper):
         plan = self._plan(prompts, params, n)
         fresh: dict[int, Generation] = {}
         if plan.missing:
+            ask = params
+            if params.logprobs is None and self.inner.capabilities.logprobs:
+                ask = params.replace(logprobs=0)  # stored with them, the sample also serves requests for them
             start = time.perf_counter()
-            generated = self.inner.generate([prompts[j] for j in plan.missing], params, n)
+            generated = self.inner.generate([prompts[j] for j in plan.missing], ask, n)
             wall = time.perf_counter() - start
             fresh = dict(zip(plan.missing, generated, strict=True))
-            self._store_new(plan, fresh, wall)
-        return [self._assemble(j, prompt, plan, fresh.get(j)) for j, prompt in enumerate(prompts)]
+            self._store_new(plan, fresh, wall, _level(ask.logprobs))
+        return [self._assemble(j, prompt, plan, fresh.get(j), params) for j, prompt in enumerate(prompts)]
 
     def _plan(self, prompts: Sequence[str], params: SamplingParams, n: int) -> _Plan:
         keys = [[sample_key(self.name, self.model, p, params, i) for i in range(n)] for p in prompts]
-        found = self.store.get([k for row in keys for k in row])
+        stored = self.store.get([k for row in keys for k in row])
+        found = {k: v for k, v in stored.items() if v.logprobs >= _level(params.logprobs)}
         missing = [j for j, row in enumerate(keys) if any(k not in found for k in row)]
         return _Plan(keys, found, missing)
 
-    def _store_new(self, plan: _Plan, fresh: dict[int, Generation], wall: float) -> None:
+    def _store_new(self, plan: _Plan, fresh: dict[int, Generation], wall: float, logprobs: int) -> None:
         """Store the newly generated samples, each with its share of the call's wall time (by tokens)."""
         new: list[tuple[str, Completion, Generation, float]] = []
         for j, gen in fresh.items():
@@ -204,15 +236,19 @@ class CachedBackend(Wrapper):
                     new.append((key, completion, gen, processed + completion.n_tokens))
         total = sum(weight for *_, weight in new) or 1.0
         rows = [
-            (key, CachedSample(c, g.prompt_tokens, g.cached_prompt_tokens, wall * weight / total))
+            (key, CachedSample(c, g.prompt_tokens, g.cached_prompt_tokens, wall * weight / total, logprobs))
             for key, c, g, weight in new
         ]
         self.store.put(rows)
 
-    def _assemble(self, j: int, prompt: str, plan: _Plan, gen: Generation | None) -> Generation:
-        """Prompt j's Generation: cached samples where stored, else the fresh ones; statistics updated."""
+    def _assemble(self, j: int, prompt: str, plan: _Plan, gen: Generation | None, params: SamplingParams) -> Generation:
+        """Prompt j's Generation: cached samples where stored, else the fresh ones, with the logprobs
+        ``params`` asks for; statistics updated."""
         cached = [plan.found.get(k) for k in plan.keys[j]]
-        completions = [hit.completion if hit is not None else gen.completions[i] for i, hit in enumerate(cached)]  # type: ignore[union-attr]
+        completions = [
+            _trim(hit.completion if hit is not None else gen.completions[i], params.logprobs)  # type: ignore[union-attr]
+            for i, hit in enumerate(cached)
+        ]
         if gen is None:  # all served: hits, and what generating them once cost
             stats = CacheStats(hits=len(cached), replayed_wall_seconds=sum(h.wall_seconds for h in cached if h))
         else:  # generated again in full (the cached prefix is returned, but its compute was spent anyway)
