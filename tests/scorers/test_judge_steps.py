@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -143,3 +144,15 @@ def test_step_style_fresh_ignores_the_prompt_and_continue_requires_one() -> None
         strict.score_steps(PROBLEM, [STEPS[:1]])
     with pytest.raises(ConfigError, match=r"step_style must be one of .*'sideways'"):
         JudgeScorer(Metered(FakeBackend(_script), Meter()), MathAnswerTask(), step_style="sideways")
+
+
+def test_a_backend_that_cannot_continue_a_prompt_gets_fresh_prompts():
+    fake = FakeBackend(_script)
+    fake.capabilities = dataclasses.replace(fake.capabilities, continuation=False)
+    backend = Metered(fake, Meter())
+    judge = JudgeScorer(backend, MathAnswerTask())
+    assert judge.step_style == "fresh"
+    judge.score_steps(PROBLEM, [STEPS[:1]], prompt=GEN_PROMPT)
+    assert "Is step 1 correct" in _calls(backend)[0][0][0]
+    with pytest.raises(ConfigError, match="needs a backend that continues a prompt"):
+        JudgeScorer(backend, MathAnswerTask(), step_style="continue")

@@ -60,8 +60,8 @@ class JudgeScorer:
         prompt: outcome prompt template with ``{question}`` and ``{solution}`` (default ``DEFAULT_PROMPT``).
         step_prompt: "fresh" step prompt template with ``{question}``, ``{steps}`` and ``{n}``.
         continue_prompt: the question asked after the steps in the "continue" step style.
-        step_style: "auto" (continue when the caller gives the generation prompt, else fresh), "continue"
-            (ConfigError at scoring time without a prompt) or "fresh".
+        step_style: "auto" (continue when the caller gives the generation prompt and the backend continues
+            prompts, else fresh), "continue" (ConfigError without either) or "fresh".
         mode: "auto" (logprobs when the backend has top logprobs, else text), "logprobs" or "text".
         temperature: of the verdict; 0 (greedy) by default.
         cache: remember step scores per (problem, steps so far).
@@ -92,9 +92,14 @@ class JudgeScorer:
             raise ConfigError(f"judge continue_prompt must be a non-empty string, got {continue_prompt!r}")
         if step_style not in STEP_STYLES:
             raise ConfigError(f"judge step_style must be one of {', '.join(STEP_STYLES)}, got {step_style!r}")
-        self.step_style = step_style
+        can_continue = bool(backend.capabilities.continuation)
+        if step_style == "continue" and not can_continue:
+            raise ConfigError(
+                f'judge step_style="continue" needs a backend that continues a prompt; {backend.name!r} does not'
+            )
+        self.step_style = step_style if can_continue else "fresh"
         self.delimiter = str(getattr(task, "step_delimiter", None) or "\n\n")
-        self.turn = _turn_change(self.asker, continue_prompt)
+        self.turn = _turn_change(self.asker, continue_prompt) if can_continue else ""
         self.cache = cache
         self._memo: OrderedDict[tuple[str, str, str | None, tuple[str, ...]], float] = OrderedDict()
         self._lock = threading.Lock()
