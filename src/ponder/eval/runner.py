@@ -83,7 +83,8 @@ def run_eval(
     hooks = hooks or Hooks()
     reg = registries or make_registries()
     task = api.get_task(config.task, reg, **config.task_options)  # a bad task fails before a model loads
-    problems = api.as_problems(list(task.problems(config.split, config.limit)))
+    count = None if config.limit is None else config.offset + config.limit
+    problems = api.as_problems(list(task.problems(config.split, count))[config.offset :])
     store = RunStore(config.out, hooks.notify)
     store.open_for_writing()
     try:
