@@ -101,6 +101,7 @@ def _curve(out: Path, strategy: str) -> list[dict[str, float]]:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     policy_path = args.runs / "policy.json"
+    fixed = tuple(dict.fromkeys(["self_consistency", *(s.strip() for s in args.strategies.split(","))]))
     grid = _config(
         args, out=args.runs / "calibration", split=args.split, limit=args.limit,
         strategies=tuple(s.strip() for s in args.strategies.split(",")),
@@ -108,18 +109,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     policy = calibrate(CalibrationRun(grid, policy_path, probe=args.probe))
     held = _config(
         args, out=args.runs / "held_out", split="test", limit=args.held_out, offset=args.offset,
-        strategies=("self_consistency", "adaptive"),
+        strategies=(*fixed, "adaptive"),
         strategy_params={"adaptive": {"policy": str(policy_path)}},
     )  # fmt: skip
     run_eval(held)
-    sc, adaptive = _curve(held.out, "self_consistency"), _curve(held.out, "adaptive")
+    curves = {name: _curve(held.out, name) for name in held.strategies}
+    sc, adaptive = curves["self_consistency"], curves["adaptive"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
     reached = [p for p in adaptive if p["acc"] >= target["acc"]]
     best = min(reached, key=lambda p: p["tokens"]) if reached else None
     ratio = best["tokens"] / target["tokens"] if best and target["tokens"] else None
-    model = policy.model
-    return {"sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio, "policy": policy,
-            "model": model}  # fmt: skip
+    return {"curves": curves, "sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio,
+            "policy": policy, "model": policy.model}  # fmt: skip
 
 
 def plot(m: dict[str, Any], path: Path) -> None:
@@ -129,8 +130,9 @@ def plot(m: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("sc", "self-consistency"), ("adaptive", "adaptive (calibrated policy)")):
-        ax.plot([p["tokens"] for p in m[key]], [p["acc"] for p in m[key]], "o-", label=label)
+    for name, points in m["curves"].items():
+        label = "adaptive (calibrated policy)" if name == "adaptive" else name
+        ax.plot([p["tokens"] for p in points], [p["acc"] for p in points], "o-", label=label)
     ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}")
     ax.set(xscale="log", xlabel="generated tokens per problem", ylabel="accuracy", ylim=(0, 1))
     ax.set_title(f"{m['model']}, held-out gsm_symbolic")
@@ -141,11 +143,29 @@ def plot(m: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def validation_table(policy: Any) -> str:
+    """Calibration's own check on its held-out half: the policy, the best single cell, oracle bins."""
+    rows = policy.validation.get("accuracy_by_budget", {})
+    if not rows:
+        return ""
+    lines = ["| budget | policy | best fixed (cell) | policy with oracle bins |", "|---|---|---|---|"]
+    for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
+        lines.append(
+            f"| {budget} | {v['policy']:.0%} | {v['best_fixed']:.0%} ({v['best_fixed_cell']}) | "
+            f"{v['oracle_bins_policy']:.0%} |"
+        )
+    n_fit, n_held = policy.validation.get("fit_problems"), policy.validation.get("held_out_problems")
+    return (
+        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}):\n\n"
+        + "\n".join(lines)
+    )
+
+
 def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     rows = "\n".join(
         f"| {name} | {p['budget']} | {p['acc']:.0%} | {p['tokens']:.0f} | {p['generated']} | {p['hits']} |"
-        for name, key in (("self_consistency", "sc"), ("adaptive", "adaptive"))
-        for p in m[key]
+        for name, points in m["curves"].items()
+        for p in points
     )
     ratio = "not reached" if m["ratio"] is None else f"{m['ratio']:.2f}"
     best = m["best"]
@@ -170,8 +190,10 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"{ratio} x**{reach}.\n\n"
         f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
         f"calibration problems, negative = predictive: {rhos}).\n\n"
+        f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
         f"| strategy | budget | accuracy | generated tokens / problem | samples generated | samples replayed "
         f"from the cache |\n|---|---|---|---|---|---|\n{rows}\n\n"
+        f"{validation_table(policy)}\n\n"
         f"Command: `{command}`"
     )
 
