@@ -53,6 +53,13 @@ def test_calibrate_runs_the_grid_and_writes_a_validated_policy(tmp_path):
     assert fake.calls == []  # a second calibration resumes: nothing to run
 
 
+
+def test_calibration_fits_only_its_own_problems_of_a_shared_directory(tmp_path):
+    run_eval(_grid(tmp_path, offset=6), backend=FakeBackend())  # other problems' records, same directory
+    run = CalibrationRun(_grid(tmp_path, limit=6), tmp_path / "policy.json", probe=2, bins=2)
+    policy = calibrate(run, backend=FakeBackend())
+    assert policy.validation["fit_problems"] + policy.validation["held_out_problems"] == 6
+
 def test_adaptive_runs_in_eval_with_a_policy_and_a_batch_budget_is_never_exceeded(tmp_path):
     run = CalibrationRun(_grid(tmp_path), tmp_path / "policy.json", probe=2, bins=3)
     calibrate(run, backend=FakeBackend())
