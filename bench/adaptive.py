@@ -7,6 +7,11 @@
 3. Ratio = tokens per problem of the cheapest adaptive budget whose accuracy reaches SC N=16's, divided by
    SC N=16's tokens per problem ("not reached" when no budget does).
 
+``--split test --offset K`` calibrates on the test split's first ``--limit`` problems instead and holds out
+the ``--held-out`` problems from number K on (K >= limit); with ``--cache`` pointing at another run's
+generation cache (e.g. bench.eval_scaling's, same model, max tokens and seed), samples already drawn for
+the same prompts are replayed instead of generated again (the token counts are those of the samples).
+
 Writes a table and a PNG (accuracy vs tokens) into its section of docs/BENCHMARKS.md (``bench.common``).
 A dry run on the fake backend: ``.venv/bin/python -m bench.adaptive --backend fake --limit 8 --held-out 8``.
 """
@@ -36,7 +41,9 @@ def ints(text: str) -> list[int]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=100, help="calibration problems (default 100)")
+    ap.add_argument("--split", default="calibration", help="calibration split (default: calibration)")
     ap.add_argument("--held-out", type=int, default=100, help="held-out test problems (default 100)")
+    ap.add_argument("--offset", type=int, default=0, help="test problems skipped before the held-out ones")
     ap.add_argument("--backend", default="llamacpp", help="backend (default llamacpp; fake for a dry run)")
     ap.add_argument("--model", default=None, help="model (default: the catalogue's default model)")
     ap.add_argument("--budgets", type=ints, default=[1, 2, 4, 8, 16])
@@ -45,14 +52,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--probe", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=320)
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    ap.add_argument("--n-ctx", type=int, default=None, help="llama.cpp KV cells")
+    ap.add_argument("--chunk-size", type=int, default=16, help="problems batched into one strategy run")
+    ap.add_argument("--cache", type=Path, default=None, help="generation cache shared by both runs")
     ap.add_argument("--runs", type=Path, default=Path("runs/bench_adaptive"))
     ap.add_argument("--figure", type=Path, default=Path("docs/figures/adaptive.png"))
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.split == "test" and args.offset < args.limit:
+        ap.error(f"calibrating on the test split's first {args.limit} problems needs --offset >= {args.limit} "
+                 f"so that the held-out problems are others, got --offset {args.offset}")  # fmt: skip
+    return args
 
 
 def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
-    options = {"n_threads": args.threads} if args.threads and args.backend == "llamacpp" else {}
+    options: dict[str, Any] = {}
+    if args.backend == "llamacpp":
+        options = {k: v for k, v in (("n_threads", args.threads), ("n_ctx", args.n_ctx)) if v}
     base: dict[str, Any] = {
         "task": "gsm_symbolic",
         "backend": args.backend,
@@ -62,6 +78,8 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
         "seeds": (0,),
         "scorer": args.scorer,
         "max_tokens": args.max_tokens,
+        "chunk_size": args.chunk_size,
+        "cache_path": args.cache,
     }
     return EvalConfig(**{**base, **changes})
 
@@ -74,31 +92,35 @@ def _curve(out: Path, strategy: str) -> list[dict[str, float]]:
         mine = [r for r in rows if r["budget"] == budget]
         acc = float(np.mean([r["correct"] for r in mine]))
         tokens = float(np.mean([r["usage"]["completion_tokens"] for r in mine]))
-        points.append({"budget": budget, "acc": acc, "tokens": tokens, "problems": len(mine)})
+        hits = sum(int((r.get("cache") or {}).get("hits", 0)) for r in mine)
+        made = sum(int((r.get("cache") or {}).get("misses", 0)) for r in mine)
+        points.append({"budget": budget, "acc": acc, "tokens": tokens, "problems": len(mine), "hits": hits,
+                       "generated": made})  # fmt: skip
     return points
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     policy_path = args.runs / "policy.json"
+    fixed = tuple(dict.fromkeys(["self_consistency", *(s.strip() for s in args.strategies.split(","))]))
     grid = _config(
-        args, out=args.runs / "calibration", split="calibration", limit=args.limit,
+        args, out=args.runs / "calibration", split=args.split, limit=args.limit,
         strategies=tuple(s.strip() for s in args.strategies.split(",")),
     )  # fmt: skip
     policy = calibrate(CalibrationRun(grid, policy_path, probe=args.probe))
     held = _config(
-        args, out=args.runs / "held_out", split="test", limit=args.held_out,
-        strategies=("self_consistency", "adaptive"),
+        args, out=args.runs / "held_out", split="test", limit=args.held_out, offset=args.offset,
+        strategies=(*fixed, "adaptive"),
         strategy_params={"adaptive": {"policy": str(policy_path)}},
     )  # fmt: skip
     run_eval(held)
-    sc, adaptive = _curve(held.out, "self_consistency"), _curve(held.out, "adaptive")
+    curves = {name: _curve(held.out, name) for name in held.strategies}
+    sc, adaptive = curves["self_consistency"], curves["adaptive"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
     reached = [p for p in adaptive if p["acc"] >= target["acc"]]
     best = min(reached, key=lambda p: p["tokens"]) if reached else None
     ratio = best["tokens"] / target["tokens"] if best and target["tokens"] else None
-    model = policy.model
-    return {"sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio, "policy": policy,
-            "model": model}  # fmt: skip
+    return {"curves": curves, "sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio,
+            "policy": policy, "model": policy.model}  # fmt: skip
 
 
 def plot(m: dict[str, Any], path: Path) -> None:
@@ -108,8 +130,9 @@ def plot(m: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("sc", "self-consistency"), ("adaptive", "adaptive (calibrated policy)")):
-        ax.plot([p["tokens"] for p in m[key]], [p["acc"] for p in m[key]], "o-", label=label)
+    for name, points in m["curves"].items():
+        label = "adaptive (calibrated policy)" if name == "adaptive" else name
+        ax.plot([p["tokens"] for p in points], [p["acc"] for p in points], "o-", label=label)
     ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}")
     ax.set(xscale="log", xlabel="generated tokens per problem", ylabel="accuracy", ylim=(0, 1))
     ax.set_title(f"{m['model']}, held-out gsm_symbolic")
@@ -120,11 +143,29 @@ def plot(m: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def validation_table(policy: Any) -> str:
+    """Calibration's own check on its held-out half: the policy, the best single cell, oracle bins."""
+    rows = policy.validation.get("accuracy_by_budget", {})
+    if not rows:
+        return ""
+    lines = ["| budget | policy | best fixed (cell) | policy with oracle bins |", "|---|---|---|---|"]
+    for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
+        lines.append(
+            f"| {budget} | {v['policy']:.0%} | {v['best_fixed']:.0%} ({v['best_fixed_cell']}) | "
+            f"{v['oracle_bins_policy']:.0%} |"
+        )
+    n_fit, n_held = policy.validation.get("fit_problems"), policy.validation.get("held_out_problems")
+    return (
+        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}):\n\n"
+        + "\n".join(lines)
+    )
+
+
 def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     rows = "\n".join(
-        f"| {name} | {p['budget']} | {p['acc']:.0%} | {p['tokens']:.0f} |"
-        for name, key in (("self_consistency", "sc"), ("adaptive", "adaptive"))
-        for p in m[key]
+        f"| {name} | {p['budget']} | {p['acc']:.0%} | {p['tokens']:.0f} | {p['generated']} | {p['hits']} |"
+        for name, points in m["curves"].items()
+        for p in points
     )
     ratio = "not reached" if m["ratio"] is None else f"{m['ratio']:.2f}"
     best = m["best"]
@@ -140,15 +181,19 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         )
     rhos = ", ".join(f"{k} {v:+.2f}" for k, v in policy.correlations.items() if v is not None) or "n/a"
     command = command_line("bench.adaptive")
+    held = f" (numbers {args.offset} to {args.offset + args.held_out - 1})" if args.offset else ""
     return (
-        f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `calibration` problems "
-        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems; "
+        f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `{args.split}` problems "
+        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
         f"{ratio} x**{reach}.\n\n"
         f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
         f"calibration problems, negative = predictive: {rhos}).\n\n"
-        f"| strategy | budget | accuracy | generated tokens / problem |\n|---|---|---|---|\n{rows}\n\n"
+        f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
+        f"| strategy | budget | accuracy | generated tokens / problem | samples generated | samples replayed "
+        f"from the cache |\n|---|---|---|---|---|---|\n{rows}\n\n"
+        f"{validation_table(policy)}\n\n"
         f"Command: `{command}`"
     )
 

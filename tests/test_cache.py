@@ -56,14 +56,38 @@ def test_budget_4_after_budget_8_is_free_and_gets_the_first_4(tmp_path: Path):
     assert texts(four) == texts(FakeBackend().generate(PROMPTS, PARAMS, 4))  # what an uncached run gives
 
 
-def test_a_larger_budget_generates_and_keeps_the_cached_prefix(tmp_path: Path):
+def test_a_larger_budget_generates_only_the_new_samples(tmp_path: Path):
     fake = FakeBackend()
     cached = CachedBackend(fake, tmp_path / "c.sqlite")
     four = cached.generate(PROMPTS, PARAMS, 4)
     eight = cached.generate(PROMPTS, PARAMS, 8)
-    assert len(fake.calls) == 2 and cached.stats.hits == 0 and cached.stats.misses == 8 + 16  # all 8 recomputed
+    assert len(fake.calls) == 2 and fake.calls[1][2] == 4  # the second call asked for samples 4..7 only
+    assert fake.calls[1][1].first_sample == 4
+    assert cached.stats.hits == 8 and cached.stats.misses == 8 + 8
     assert [row[:4] for row in texts(eight)] == texts(four)
+    assert texts(eight) == texts(FakeBackend().generate(PROMPTS, PARAMS, 8))  # what an uncached run gives
     assert len(cached.store) == 16
+
+
+def test_prompts_missing_different_samples_are_generated_from_their_own_first_gap(tmp_path: Path):
+    fake = FakeBackend()
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    cached.generate(PROMPTS[:1], PARAMS, 2)
+    both = cached.generate(PROMPTS, PARAMS, 3)
+    asked = sorted((call[1].first_sample, call[2], len(call[0])) for call in fake.calls[1:])
+    assert asked == [(0, 3, 1), (2, 1, 1)]  # prompt 1 from scratch, prompt 0 only its third sample
+    assert texts(both) == texts(FakeBackend().generate(PROMPTS, PARAMS, 3))
+
+
+def test_first_sample_continues_a_run_exactly():
+    fake = FakeBackend()
+    whole = texts(fake.generate(PROMPTS, PARAMS, 6))
+    tail = texts(fake.generate(PROMPTS, PARAMS.replace(first_sample=2), 4))
+    assert tail == [row[2:] for row in whole]
+    assert PARAMS.replace(first_sample=2).sample_seed(1) == PARAMS.sample_seed(3)
+    assert sample_key("fake", "m", "p", PARAMS.replace(first_sample=2), 1) == sample_key("fake", "m", "p", PARAMS, 3)
+    with pytest.raises(ConfigError, match="-1"):
+        PARAMS.replace(first_sample=-1)
 
 
 def test_unseeded_calls_and_different_params_are_not_shared(tmp_path: Path):

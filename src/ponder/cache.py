@@ -1,18 +1,19 @@
 """A SQLite cache of sampled completions, as a Backend wrapper (``CachedBackend``).
 
-One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed and the
-logprobs setting, the sample's own seed ``params.sample_seed(i)``, sample index i). The number of samples
-asked for (``n``) is not part of the key, so a budget-N run reuses the first N samples of a budget-2N run
-with the same seed, and a repeated run makes no backend call at all. Only seeded calls (``params.seed is not
-None``) are cached: an unseeded call is meant to be fresh each time and goes straight to the inner backend.
+One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed, the
+logprobs setting and ``first_sample``, the sample's own seed ``params.sample_seed(i)``, its position
+``first_sample + i``). The number of samples asked for (``n``) is not part of the key, so a budget-N run
+reuses the first N samples of a budget-2N run with the same seed, and a repeated run makes no backend call at
+all. Only seeded calls (``params.seed is not None``) are cached: an unseeded call is meant to be fresh each
+time and goes straight to the inner backend.
 
 Exact reuse holds for backends whose sample i depends only on (prompt, i, ``sample_seed(i)``): llamacpp,
 fake, and openai without native ``n``. A server that draws all n samples from one seed still gets valid
 samples from the cache (same distribution), just not bit-identical to an uncached run.
 
-A prompt with any missing sample is generated again in full (backends cannot start at sample i); samples
-already cached are kept and returned, new ones are stored, and all n count as misses (they were computed).
-Running the largest budget first (the eval runner does) makes every smaller budget a full hit.
+A prompt with missing samples is generated from its first missing sample on (``SamplingParams.first_sample``
+makes a backend start at sample i with sample i's seed), so a budget-2N run after a budget-N run generates
+only the N new samples; samples already cached are kept and returned, hits and misses are counted per sample.
 
 Logprobs do not change which tokens are sampled, so they are not part of the key: when the inner backend
 reports logprobs, the cache asks it for at least the sampled tokens' logprobs and stores the richest version
@@ -86,8 +87,10 @@ class CacheStats:
 
 def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
     """The cache key of sample ``index`` of ``prompt`` (independent of how many samples were asked for)."""
-    settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in ("seed", "logprobs")}
-    payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index), index]
+    skip = ("seed", "logprobs", "first_sample")
+    settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in skip}
+    position = params.first_sample + index
+    payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index), position]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=list)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -178,7 +181,15 @@ class _Plan:
 
     keys: list[list[str]]
     found: dict[str, CachedSample]
-    missing: list[int] = field(default_factory=list)
+    starts: dict[int, int] = field(default_factory=dict)
+    """Prompt j -> its first sample not in the cache (prompts served in full are absent)."""
+
+    def tails(self) -> dict[int, list[int]]:
+        """Prompts to generate, grouped by the sample they start at."""
+        out: dict[int, list[int]] = {}
+        for j, start in self.starts.items():
+            out.setdefault(start, []).append(j)
+        return out
 
 
 class CachedBackend(Wrapper):
@@ -207,31 +218,34 @@ class CachedBackend(Wrapper):
         if params.seed is None or not prompts or n < 1:
             return self.inner.generate(prompts, params, n)
         plan = self._plan(prompts, params, n)
+        ask = params
+        if params.logprobs is None and self.inner.capabilities.logprobs:
+            ask = params.replace(logprobs=0)  # stored with them, the sample also serves requests for them
         fresh: dict[int, Generation] = {}
-        if plan.missing:
-            ask = params
-            if params.logprobs is None and self.inner.capabilities.logprobs:
-                ask = params.replace(logprobs=0)  # stored with them, the sample also serves requests for them
-            start = time.perf_counter()
-            generated = self.inner.generate([prompts[j] for j in plan.missing], ask, n)
-            wall = time.perf_counter() - start
-            fresh = dict(zip(plan.missing, generated, strict=True))
-            self._store_new(plan, fresh, wall, _level(ask.logprobs))
+        for start, group in sorted(plan.tails().items()):
+            tail = ask.replace(first_sample=params.first_sample + start)
+            began = time.perf_counter()
+            generated = self.inner.generate([prompts[j] for j in group], tail, n - start)
+            wall = time.perf_counter() - began
+            news = dict(zip(group, generated, strict=True))
+            self._store_new(plan, news, start, wall, _level(ask.logprobs))
+            fresh.update(news)
         return [self._assemble(j, prompt, plan, fresh.get(j), params) for j, prompt in enumerate(prompts)]
 
     def _plan(self, prompts: Sequence[str], params: SamplingParams, n: int) -> _Plan:
         keys = [[sample_key(self.name, self.model, p, params, i) for i in range(n)] for p in prompts]
         stored = self.store.get([k for row in keys for k in row])
         found = {k: v for k, v in stored.items() if v.logprobs >= _level(params.logprobs)}
-        missing = [j for j, row in enumerate(keys) if any(k not in found for k in row)]
-        return _Plan(keys, found, missing)
+        starts = {j: next(i for i, k in enumerate(row) if k not in found) for j, row in enumerate(keys)
+                  if any(k not in found for k in row)}  # fmt: skip
+        return _Plan(keys, found, starts)
 
-    def _store_new(self, plan: _Plan, fresh: dict[int, Generation], wall: float, logprobs: int) -> None:
-        """Store the newly generated samples, each with its share of the call's wall time (by tokens)."""
+    def _store_new(self, plan: _Plan, fresh: dict[int, Generation], start: int, wall: float, logprobs: int) -> None:
+        """Store newly generated samples ``start..n-1``, each with its share of the call's wall time (by tokens)."""
         new: list[tuple[str, Completion, Generation, float]] = []
         for j, gen in fresh.items():
             processed = (gen.prompt_tokens - gen.cached_prompt_tokens) / max(1, len(gen.completions))
-            for key, completion in zip(plan.keys[j], gen.completions, strict=True):
+            for key, completion in zip(plan.keys[j][start:], gen.completions, strict=True):
                 if key not in plan.found:
                     new.append((key, completion, gen, processed + completion.n_tokens))
         total = sum(weight for *_, weight in new) or 1.0
@@ -245,22 +259,19 @@ class CachedBackend(Wrapper):
         """Prompt j's Generation: cached samples where stored, else the fresh ones, with the logprobs
         ``params`` asks for; statistics updated."""
         cached = [plan.found.get(k) for k in plan.keys[j]]
+        start = plan.starts.get(j, len(cached))
         completions = [
-            _trim(hit.completion if hit is not None else gen.completions[i], params.logprobs)  # type: ignore[union-attr]
+            _trim(hit.completion if hit is not None else gen.completions[i - start], params.logprobs)  # type: ignore[union-attr]
             for i, hit in enumerate(cached)
         ]
-        if gen is None:  # all served: hits, and what generating them once cost
-            stats = CacheStats(hits=len(cached), replayed_wall_seconds=sum(h.wall_seconds for h in cached if h))
-        else:  # generated again in full (the cached prefix is returned, but its compute was spent anyway)
-            stats = CacheStats(misses=len(cached))
+        replayed = sum(h.wall_seconds for h in cached[:start] if h)
+        stats = CacheStats(hits=start, misses=len(cached) - start, replayed_wall_seconds=replayed)
         with self._lock:
             self.stats.add(stats)
             self.prompt_stats.setdefault(prompt, CacheStats()).add(stats)
-        if gen is not None:
-            return Generation(tuple(completions), gen.prompt_tokens, gen.cached_prompt_tokens)
-        first = cached[0]
-        assert first is not None  # every sample was cached
-        return Generation(tuple(completions), first.prompt_tokens, first.cached_prompt_tokens)
+        source = gen if gen is not None else cached[0]
+        assert source is not None  # a prompt is either generated or served in full
+        return Generation(tuple(completions), source.prompt_tokens, source.cached_prompt_tokens)
 
     def close(self) -> None:
         """Close the inner backend, and the store when this wrapper opened it (a view closes nothing)."""

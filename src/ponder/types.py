@@ -44,6 +44,9 @@ class SamplingParams:
     """Base seed; sample i of a prompt uses a seed derived from (seed, i). None = nondeterministic."""
     logprobs: int | None = None
     """None: no logprobs. 0: the sampled token's logprob. k > 0: also the top-k alternatives."""
+    first_sample: int = 0
+    """The index of this call's first sample among all samples of its prompt: sample i of the call is sample
+    ``first_sample + i`` (seed included), so a later batch continues a run exactly where an earlier one stopped."""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)):
@@ -60,16 +63,19 @@ class SamplingParams:
             raise ConfigError(f"stop must be a tuple of non-empty strings, got {self.stop!r}")
         if self.logprobs is not None and not 0 <= self.logprobs <= 20:
             raise ConfigError(f"logprobs must be None or in [0, 20], got {self.logprobs!r}")
+        if not isinstance(self.first_sample, int) or self.first_sample < 0:
+            raise ConfigError(f"first_sample must be an integer >= 0, got {self.first_sample!r}")
 
     def replace(self, **changes: Any) -> SamplingParams:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def sample_seed(self, index: int) -> int | None:
-        """The seed of sample ``index`` of one prompt, or None when unseeded."""
+        """The seed of sample ``index`` of this call (sample ``first_sample + index`` of the prompt), or None when
+        unseeded."""
         if self.seed is None:
             return None
-        return (self.seed * 1_000_003 + index * 7919) % (2**31 - 1)
+        return (self.seed * 1_000_003 + (self.first_sample + index) * 7919) % (2**31 - 1)
 
 
 @dataclass(frozen=True)

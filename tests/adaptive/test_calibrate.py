@@ -53,6 +53,13 @@ def test_calibrate_runs_the_grid_and_writes_a_validated_policy(tmp_path):
     assert fake.calls == []  # a second calibration resumes: nothing to run
 
 
+def test_calibration_fits_only_its_own_problems_of_a_shared_directory(tmp_path):
+    run_eval(_grid(tmp_path, offset=6), backend=FakeBackend())  # other problems' records, same directory
+    run = CalibrationRun(_grid(tmp_path, limit=6), tmp_path / "policy.json", probe=2, bins=2)
+    policy = calibrate(run, backend=FakeBackend())
+    assert policy.validation["fit_problems"] + policy.validation["held_out_problems"] == 6
+
+
 def test_adaptive_runs_in_eval_with_a_policy_and_a_batch_budget_is_never_exceeded(tmp_path):
     run = CalibrationRun(_grid(tmp_path), tmp_path / "policy.json", probe=2, bins=3)
     calibrate(run, backend=FakeBackend())
@@ -83,3 +90,9 @@ def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
     assert res.exit_code == 0, res.output
     assert "Held-out accuracy" in res.output and "Spearman" in res.output
     assert json.loads(out.read_text())["task"] == "jsonl" and (tmp_path / "p.runs" / "records.jsonl").exists()
+    shared = tmp_path / "shared.sqlite"  # --offset and --cache reach the grid: the later problems, one cache
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "q.json"), "--offset", "4", "--cache", str(shared)])
+    assert res.exit_code == 0, res.output
+    ids = {r["problem_id"] for r in RunStore(tmp_path / "q.runs").records()}
+    assert ids == {"qa-5", "qa-6", "qa-7", "qa-8"}  # the first run had all eight
+    assert shared.exists() and not (tmp_path / "q.runs" / "cache.sqlite").exists()

@@ -10,8 +10,9 @@ from ponder.adaptive.stopping import beta_majority_probability, decide
 from ponder.api import run_chunks
 from ponder.backends.fake import FakeBackend
 from ponder.errors import ConfigError
+from ponder.strategies.adaptive import ProbeSampler
 from ponder.strategies.self_consistency import SelfConsistency
-from ponder.types import Problem
+from ponder.types import Candidate, Problem
 from tests.adaptive.scripts import sequence_script
 
 Q = [Problem("What is 6 * 7?", id="q")]
@@ -67,14 +68,35 @@ def test_a_split_vote_spends_the_whole_budget(make_ctx):
     assert (stop["after"], stop["reason"]) == (8, "n") and len(res.candidates) == 8
 
 
-def test_early_stop_gives_the_full_runs_answer_and_first_samples(make_ctx):
+def test_early_stop_gives_the_full_runs_answer_and_its_first_samples(make_ctx):
     plain_ctx = make_ctx(backend=FakeBackend())
     [plain] = run_chunks(SelfConsistency(n=16), Q, plain_ctx, 1)
     ctx = make_ctx(backend=FakeBackend())
     [early] = run_chunks(SelfConsistency(n=16, early_stop=True, batch=4, confidence=None), Q, ctx, 1)
     assert early.answer == plain.answer
-    assert [c.text for c in early.candidates[:4]] == [c.text for c in plain.candidates[:4]]
+    k = len(early.candidates)
+    assert 4 <= k < 16  # stopped after a later batch than the first
+    assert [c.text for c in early.candidates] == [c.text for c in plain.candidates[:k]]  # later batches too
     assert early.usage.completion_tokens <= plain.usage.completion_tokens
+
+
+def test_early_stop_over_a_sampler_strategy_continues_its_seeds(make_ctx):
+    """A sampler without draw() is run once per sample with its own seed: later batches must not repeat them."""
+    plain_ctx = make_ctx(backend=FakeBackend())
+    [plain] = run_chunks(SelfConsistency(n=8, sampler=SelfConsistency(n=1)), Q, plain_ctx, 1)
+    ctx = make_ctx(backend=FakeBackend())
+    [early] = run_chunks(SelfConsistency(n=8, sampler=SelfConsistency(n=1), early_stop=True, batch=2), Q, ctx, 1)
+    k = len(early.candidates)
+    assert k > 2 and [c.text for c in early.candidates] == [c.text for c in plain.candidates[:k]]
+
+
+def test_a_probe_sampler_batch_continues_after_its_first_sample(make_ctx):
+    ctx = make_ctx(backend=FakeBackend(sequence_script([str(i) for i in range(10)])))
+    probes = {"q": [Candidate(text=f"probe {i}", answer=str(i), n_tokens=1) for i in range(4)]}
+    later = ProbeSampler(probes).draw(Q, ctx, ctx.params.replace(first_sample=2), 4)
+    assert [c.answer for c in later[0]] == ["2", "3", "4", "5"]  # probes 2, 3, then new samples 4 and 5
+    after = ProbeSampler(probes).draw(Q, ctx, ctx.params.replace(first_sample=6), 2)
+    assert [c.answer for c in after[0]] == ["6", "7"]
 
 
 @pytest.mark.parametrize("bad", [{"confidence": 0.3}, {"batch": 0}, {"confidence": 1.5}])

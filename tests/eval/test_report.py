@@ -14,6 +14,7 @@ from ponder.backends.fake import FakeBackend
 from ponder.cli.eval_cmd import eval_, parse_options, report
 from ponder.errors import ConfigError
 from ponder.eval.config import EvalConfig
+from ponder.eval.grid import drop_unused_scorer
 from ponder.eval.report import Exchange, summarize, write_report
 from ponder.eval.runner import run_eval
 from ponder.eval.store import RunStore
@@ -50,6 +51,21 @@ def test_report_files_hold_the_accuracy_of_the_records(finished: EvalConfig):
     assert page.count("data:image/png;base64,") == 5 and "<table>" in page
     data = json.loads(paths["json"].read_text())
     assert data["records"] == len(rows) and len(data["points"]) == 6 and data["level_points"]
+
+
+def test_labels_name_the_scorer_only_where_the_strategy_uses_it(finished: EvalConfig):
+    labels = {r["strategy"]: r["label"] for r in RunStore(finished.out).records()}
+    assert labels == {"self_consistency": "self_consistency", "best_of_n": "best_of_n (scorer=rule)"}
+    assert drop_unused_scorer("self_consistency", "self_consistency (scorer=rule, batch=4)") == (
+        "self_consistency (batch=4)"
+    )  # records written before scorer-free strategies were labelled without it
+    assert drop_unused_scorer("self_consistency", "self_consistency (scorer=rule)") == "self_consistency"
+    kept = ["best_of_n (scorer=rule)", "self_consistency (scorer=rule, sampler=best_of_n)"]
+    assert [drop_unused_scorer(label.split(" ")[0], label) for label in kept] == kept
+    old = [dict(r, label=f"{r['label']} (scorer=rule)") if r["strategy"] == "self_consistency" else r
+           for r in RunStore(finished.out).records()]  # fmt: skip
+    (finished.out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert {p.label for p in summarize(finished.out).points} == set(labels.values())
 
 
 def test_exchange_rate_section(finished: EvalConfig):

@@ -49,6 +49,19 @@ def test_a_finished_run_reruns_for_free_and_a_larger_limit_runs_only_new_problem
     assert summary.written == 0 and final.calls == []
 
 
+def test_an_offset_runs_the_problems_after_it_and_shares_the_directory(make_config: Make):
+    run_eval(make_config(limit=2), backend=FakeBackend())
+    first = {r["problem_id"] for r in records(make_config().out)}
+    summary = run_eval(make_config(limit=3, offset=2), backend=FakeBackend())
+    assert summary.done_before == 0 and summary.written == 6 * 3  # none of the first two problems again
+    later = {r["problem_id"] for r in records(make_config().out)} - first
+    assert len(first) == 2 and len(later) == 3
+    summary = run_eval(make_config(limit=None), backend=FakeBackend())
+    assert summary.done_before == 6 * 5 and summary.written == 6 * 1
+    with pytest.raises(ConfigError, match="-1"):
+        make_config(offset=-1)
+
+
 def test_smaller_budgets_replay_the_largest_from_the_cache(make_config: Make):
     fake = FakeBackend()
     summary = run_eval(make_config(seeds=(0,)), backend=fake)

@@ -31,7 +31,7 @@ from ponder.backends.base import Backend
 from ponder.catalog import make_registries
 from ponder.errors import ConfigError
 from ponder.eval.config import EvalConfig
-from ponder.eval.runner import Hooks, run_eval
+from ponder.eval.runner import Hooks, grid_problems, run_eval
 from ponder.eval.store import RunStore
 
 __all__ = ["CalibrationRun", "calibrate", "outcomes"]
@@ -100,10 +100,13 @@ def calibrate(run: CalibrationRun, *, backend: Backend | None = None, hooks: Hoo
 
 
 def outcomes(run: CalibrationRun) -> tuple[list[ProblemOutcome], dict[Cell, dict[str, Any]], str]:
-    """Per-problem outcomes, the parameters of each cell, and the model name, read from the runs directory."""
+    """Per-problem outcomes, the parameters of each cell, and the model name, read from the runs directory
+    (records of the grid's own problems only)."""
     store = RunStore(run.grid.out)
     wanted = set(run.grid.strategies)
-    rows = [r for r in store.records() if r.get("strategy") in wanted | {run.probe_strategy}]
+    mine = {p.id for p in grid_problems(run.grid)}  # the directory may also hold other problems' records
+    strategies = wanted | {run.probe_strategy}
+    rows = [r for r in store.records() if r.get("strategy") in strategies and r["problem_id"] in mine]
     probe_rows = {
         r["problem_id"]: r
         for r in rows

@@ -74,11 +74,8 @@ def decide(votes: Sequence[float], leader_first: bool, seen: int, n: int, confid
 
 
 def batch_params(params: SamplingParams, start: int) -> SamplingParams:
-    """The parameters of a batch whose first sample is sample ``start`` of the problem.
-
-    Backends number samples from 0 in every call, so a later batch gets its own base seed (derived from
-    ``start``); the first batch keeps the run's seed, so its samples are the first samples of a plain run.
-    """
-    if start == 0 or params.seed is None:
-        return params
-    return params.replace(seed=params.sample_seed(start))
+    """The parameters of a batch whose first sample is sample ``start`` of the problem: its samples are
+    samples ``start, start + 1, ...`` of a plain run (same seeds, same cache entries) when each sample is one
+    backend call; a sampler strategy whose samples take several calls (self-refine, ...) gives valid samples,
+    not necessarily the plain run's."""
+    return params if start == 0 else params.replace(first_sample=params.first_sample + start)

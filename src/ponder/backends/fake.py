@@ -94,7 +94,7 @@ class FakeBackend:
         return out
 
     def _complete(self, prompt: str, index: int, params: SamplingParams) -> Completion:
-        reply = self.script(prompt, index, params.sample_seed(index))
+        reply = self.script(prompt, params.first_sample + index, params.sample_seed(index))
         if isinstance(reply, str):
             reply = FakeReply(reply)
         pieces = tokenize(reply.text)

@@ -48,7 +48,10 @@ class EvalConfig:
     """Options of the task (e.g. ``path`` for jsonl, ``seed`` for gsm_symbolic)."""
     split: str = "test"
     limit: int | None = 100
-    """The first ``limit`` problems of the split; None = all."""
+    """The first ``limit`` problems of the split (after ``offset``); None = all."""
+    offset: int = 0
+    """Problems skipped at the start of the split: e.g. hold out the problems after a calibration prefix, or
+    shard a run. Records are keyed by problem id, so runs with different offsets share one directory."""
     strategies: tuple[str, ...] = ("self_consistency",)
     budgets: tuple[int, ...] = (1, 2, 4, 8)
     """Budgets, each mapped to the strategy's budget parameter (see ``eval.grid.BUDGET_PARAM``)."""
@@ -86,6 +89,7 @@ class EvalConfig:
                 raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
         if self.limit is not None:
             _int_at_least("limit", self.limit, 1)
+        _int_at_least("offset", self.offset, 0)
         self._check_grid()
         if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)) or self.temperature < 0:
             raise ConfigError(f"temperature must be a finite number >= 0, got {self.temperature!r}")

@@ -161,8 +161,32 @@ def make_cells(
     return cells
 
 
+def uses_scorer(strategy: str, fixed: Mapping[str, Any]) -> bool:
+    """Whether a series of ``strategy`` with the fixed parameters ``fixed`` can call the run's scorer: not when
+    the strategy says it never does (``uses_scorer = False``) and no sampler strategy is fixed."""
+    from ponder.catalog import make_registries  # local: the catalogue imports every strategy
+
+    try:
+        cls = make_registries().strategies.get(strategy)
+    except ConfigError:
+        return True  # a plugin not installed here: assume it does
+    return bool(getattr(cls, "uses_scorer", True)) or bool(fixed.get("sampler"))
+
+
 def _label(strategy: str, scorer: Any, fixed: Mapping[str, Any]) -> str:
     parts = [f"{k}={v}" for k, v in sorted(fixed.items())]
-    if scorer:
+    if scorer and uses_scorer(strategy, fixed):
         parts.insert(0, f"scorer={scorer}")
     return f"{strategy} ({', '.join(parts)})" if parts else strategy
+
+
+def drop_unused_scorer(strategy: str, label: str) -> str:
+    """``label`` without its "scorer=..." part when the series cannot use a scorer (labels of records written
+    before ``_label`` left it out)."""
+    head = f"{strategy} (scorer="
+    if not (label.startswith(head) and label.endswith(")")):
+        return label
+    rest = label[len(strategy) + 2 : -1].split(", ")[1:]
+    if any(part.startswith("sampler=") for part in rest) or uses_scorer(strategy, {}):
+        return label
+    return f"{strategy} ({', '.join(rest)})" if rest else strategy

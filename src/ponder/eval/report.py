@@ -18,6 +18,7 @@ from typing import Any
 from ponder.errors import ConfigError
 from ponder.eval import aggregate as agg
 from ponder.eval.document import Section, Table, to_html, to_markdown
+from ponder.eval.grid import drop_unused_scorer
 from ponder.eval.metrics import Estimate, exchange_rate, flops_matched_multiplier
 from ponder.eval.plots import plot_all
 from ponder.eval.store import RunStore
@@ -85,6 +86,10 @@ def summarize(run_dir: str | Path, exchange: Exchange | None = None) -> Summary:
         for name in run.get("config", {}).get("strategies", []):
             rank.setdefault(name, len(rank))
     records.sort(key=lambda r: rank.get(r.get("strategy", ""), len(rank)))  # stable: series in run order
+    labels: dict[tuple[str, str], str] = {}
+    for r in records:
+        key = (str(r.get("strategy", "")), str(r["label"]))
+        r["label"] = labels.setdefault(key, drop_unused_scorer(*key))
     agg.disambiguate(records)
     done = {(r["config"], r["problem_id"]) for r in records}
     open_errors = [e for e in errors if (e.get("config"), e.get("problem_id")) not in done]

@@ -68,6 +68,13 @@ class EvalSummary:
     wall_seconds: float = 0.0
 
 
+def grid_problems(config: EvalConfig, task: Task | None = None) -> list[Problem]:
+    """The problems ``config`` runs: ``limit`` problems of its split from number ``offset`` on."""
+    task = task or api.get_task(config.task, make_registries(), **config.task_options)
+    count = None if config.limit is None else config.offset + config.limit
+    return api.as_problems(list(task.problems(config.split, count))[config.offset :])
+
+
 def run_eval(
     config: EvalConfig,
     *,
@@ -83,7 +90,7 @@ def run_eval(
     hooks = hooks or Hooks()
     reg = registries or make_registries()
     task = api.get_task(config.task, reg, **config.task_options)  # a bad task fails before a model loads
-    problems = api.as_problems(list(task.problems(config.split, config.limit)))
+    problems = grid_problems(config, task)
     store = RunStore(config.out, hooks.notify)
     store.open_for_writing()
     try:

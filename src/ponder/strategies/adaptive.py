@@ -52,14 +52,14 @@ class ProbeSampler:
         self.probes = probes
 
     def draw(self, problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int) -> list[list[Candidate]]:
-        out = [list(self.probes[p.id][:n]) for p in problems]
+        first = params.first_sample  # a later batch (early stopping) continues after the samples it had
+        out = [list(self.probes[p.id][first : first + n]) for p in problems]
         need = {n - len(o) for o in out}
         if need == {0}:
             return out
         if len(need) > 1:
             raise ConfigError(f"problems drawn together must have equal probes, got sizes {sorted(need)}")
-        start = len(out[0])
-        more = sample(problems, ctx, batch_params(params, start), need.pop())
+        more = sample(problems, ctx, batch_params(params, len(out[0])), need.pop())
         return [o + list(guard(p, m, ctx)) for o, p, m in zip(out, problems, more, strict=True)]
 
 

@@ -89,7 +89,7 @@ def draw(
         return sampler.draw(problems, ctx, params, n)  # type: ignore[no-any-return]
     out: list[list[Candidate]] = [[] for _ in problems]
     base_seed = params.seed or 0
-    for i in range(n):
+    for i in range(params.first_sample, params.first_sample + n):  # a later batch continues the seeds
         sub = dataclasses.replace(ctx, params=ctx.params.replace(seed=base_seed * 1009 + i))
         for slot, res in zip(out, sampler.run(problems, sub), strict=True):
             slot.append(chosen(res))

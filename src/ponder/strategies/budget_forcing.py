@@ -64,6 +64,8 @@ class BudgetForcing:
     """Think for at least ``min_thinking`` and at most ``max_thinking`` tokens, then always answer."""
 
     name: ClassVar[str] = "budget_forcing"
+    uses_scorer: ClassVar[bool] = False
+    """It never calls the run's scorer (reports leave the scorer out of its label)."""
     min_thinking: int = 0
     """Fewest thinking tokens; an earlier end of thinking is suppressed with ``wait_text`` (<= ``wait`` times)."""
     max_thinking: int = 1024

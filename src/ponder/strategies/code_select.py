@@ -38,6 +38,8 @@ class CodeSelect:
     """Filter ``n`` sampled programs by the prompt's public examples, then pick the largest behaviour cluster."""
 
     name: ClassVar[str] = "code_select"
+    uses_scorer: ClassVar[bool] = False
+    """It never calls the run's scorer (reports leave the scorer out of its label)."""
     n: int = 8
     """Samples per problem (the budget)."""
     probes: int = 8

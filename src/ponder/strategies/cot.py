@@ -20,6 +20,8 @@ class ChainOfThought:
     """A single greedy chain of thought."""
 
     name: ClassVar[str] = "cot"
+    uses_scorer: ClassVar[bool] = False
+    """It never calls the run's scorer (reports leave the scorer out of its label)."""
     few_shot: int = 0
     """Worked examples to show before the question (0 = zero-shot)."""
     temperature: float = 0.0

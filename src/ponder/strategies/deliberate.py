@@ -39,6 +39,8 @@ class Deliberate:
     """A first-pass draft, rewritten by later passes that see all of it."""
 
     name: ClassVar[str] = "deliberate"
+    uses_scorer: ClassVar[bool] = False
+    """It never calls the run's scorer (reports leave the scorer out of its label)."""
     passes: int = 2
     """Passes per problem (the budget): 1 = draft only, 2 = draft then rewrite, ..."""
     temperature: float | None = None

@@ -37,6 +37,8 @@ class SelfConsistency:
     """Majority vote over ``n`` sampled chains of thought (optionally stopping early)."""
 
     name: ClassVar[str] = "self_consistency"
+    uses_scorer: ClassVar[bool] = False
+    """It never calls the run's scorer (reports leave the scorer out of its label)."""
     n: int = 8
     """Samples per problem (the budget; with early_stop, the most)."""
     temperature: float | None = None
