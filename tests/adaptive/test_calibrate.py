@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ponder.adaptive.calibrate import CalibrationRun, calibrate
+from ponder.adaptive.calibrate import CalibrationRun, calibrate, outcomes
 from ponder.adaptive.policy import load_policy
 from ponder.backends.fake import FakeBackend
 from ponder.cli.main import app
@@ -96,3 +96,18 @@ def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
     ids = {r["problem_id"] for r in RunStore(tmp_path / "q.runs").records()}
     assert ids == {"qa-5", "qa-6", "qa-7", "qa-8"}  # the first run had all eight
     assert shared.exists() and not (tmp_path / "q.runs" / "cache.sqlite").exists()
+
+
+def test_calibration_counts_only_the_newest_record_of_a_problem(tmp_path):
+    run = CalibrationRun(_grid(tmp_path, limit=6), tmp_path / "policy.json", probe=2, bins=2)
+    calibrate(run, backend=FakeBackend())
+    old, _, _ = outcomes(run)
+    # As after an upgrade that changed revisions' defaults: the resumed run wrote newer records.
+    rows = [r for r in RunStore(run.grid.out).records() if r["strategy"] == "revisions"]
+    with (run.grid.out / "records.jsonl").open("a") as f:
+        f.writelines(json.dumps(dict(r, config=f"new-{r['config']}", correct=not r["correct"])) + "\n" for r in rows)
+    new, _, _ = outcomes(run)
+    for before, after in zip(old, new, strict=True):
+        for (strategy, budget), value in before.correct.items():
+            expected = 1 - value if strategy == "revisions" else value
+            assert after.correct[(strategy, budget)] == expected

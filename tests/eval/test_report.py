@@ -68,6 +68,23 @@ def test_labels_name_the_scorer_only_where_the_strategy_uses_it(finished: EvalCo
     assert {p.label for p in summarize(finished.out).points} == set(labels.values())
 
 
+def test_a_newer_configuration_of_a_series_supersedes_the_older_records(finished: EvalConfig):
+    rows = RunStore(finished.out).records()
+    before = {(p.strategy, p.budget): p for p in summarize(finished.out).points}
+    # As after an upgrade that changed self_consistency's defaults: same series, new config, other outcomes.
+    newer = [dict(r, config=f"new-{r['config']}", correct=not r["correct"]) for r in rows
+             if r["strategy"] == "self_consistency" and r["budget"] == 4]  # fmt: skip
+    with (finished.out / "records.jsonl").open("a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in newer)
+    summary = summarize(finished.out)
+    after = {(p.strategy, p.budget): p for p in summary.points}
+    assert summary.records == len(rows) and after[("self_consistency", 4)].records == len(newer)
+    flipped = 1 - before[("self_consistency", 4)].accuracy.mean
+    assert after[("self_consistency", 4)].accuracy.mean == pytest.approx(flipped)
+    assert after[("best_of_n", 4)].accuracy == before[("best_of_n", 4)].accuracy
+    assert any(f"{len(newer)} record(s) superseded" in m for m in summary.messages)
+
+
 def test_exchange_rate_section(finished: EvalConfig):
     summary = summarize(finished.out, Exchange(large_params=2e6, pretrain_tokens=1e13, inference_tokens=1e12))
     assert summary.exchange is not None

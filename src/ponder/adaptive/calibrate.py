@@ -30,6 +30,7 @@ from ponder.adaptive.policy import Policy, save_policy
 from ponder.backends.base import Backend
 from ponder.catalog import make_registries
 from ponder.errors import ConfigError
+from ponder.eval.aggregate import latest
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import Hooks, grid_problems, run_eval
 from ponder.eval.store import RunStore
@@ -106,7 +107,8 @@ def outcomes(run: CalibrationRun) -> tuple[list[ProblemOutcome], dict[Cell, dict
     wanted = set(run.grid.strategies)
     mine = {p.id for p in grid_problems(run.grid)}  # the directory may also hold other problems' records
     strategies = wanted | {run.probe_strategy}
-    rows = [r for r in store.records() if r.get("strategy") in strategies and r["problem_id"] in mine]
+    newest, _ = latest(store.records())  # a strategy's records from before its defaults changed are superseded
+    rows = [r for r in newest if r.get("strategy") in strategies and r["problem_id"] in mine]
     probe_rows = {
         r["problem_id"]: r
         for r in rows

@@ -28,6 +28,7 @@ __all__ = [
     "comparisons",
     "disambiguate",
     "k_curves",
+    "latest",
     "levels",
     "points",
     "series_order",
@@ -82,6 +83,19 @@ class Pair:
     a: str
     b: str
     result: Comparison
+
+
+def latest(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """One record per (task, series, budget, seed, problem): the last one written, and how many older ones
+    were dropped. Two configurations of one series differ only in parameters nobody fixed, i.e. a strategy's
+    defaults changed between runs (a ponder upgrade); the resumed run redoes the problems under the new
+    configuration, and the newer record supersedes the older instead of counting the problem twice."""
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+    total = 0
+    for r in records:
+        total += 1
+        kept[(r["task"], r["series"], r["budget"], r.get("seed"), r["problem_id"])] = r
+    return list(kept.values()), total - len(kept)
 
 
 def series_order(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:

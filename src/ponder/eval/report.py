@@ -76,7 +76,12 @@ def summarize(run_dir: str | Path, exchange: Exchange | None = None) -> Summary:
     """Aggregate the records of ``run_dir``; ConfigError when it holds none."""
     messages: list[str] = []
     store = RunStore(run_dir, messages.append)
-    records = store.records()
+    records, superseded = agg.latest(store.records())
+    if superseded:
+        messages.append(
+            f"{superseded} record(s) superseded by a later record of the same series, budget, seed and problem "
+            "(a strategy's default parameters changed between runs); the later ones are reported"
+        )
     if not records:
         raise ConfigError(f"no records in {str(Path(run_dir) / 'records.jsonl')!r}: run `ponder eval --out` first")
     errors = store.errors()
