@@ -8,6 +8,7 @@ from ponder.adaptive.policy import Entry, Policy, save_policy
 from ponder.api import get_strategy, run_chunks
 from ponder.backends.fake import FakeBackend
 from ponder.budget import Budget
+from ponder.errors import ConfigError
 from ponder.types import Problem
 from tests.adaptive.scripts import sequence_script
 
@@ -98,3 +99,49 @@ def test_a_tiny_batch_budget_falls_back_to_the_probe_vote(make_ctx):
     [res] = run_chunks(get_strategy("adaptive", budget=16), [Problem("Hard question?", id="h")], ctx, 1)
     assert ctx.backend.usage.completion_tokens <= 60
     assert res.answer == "1" and len(res.candidates) == 4
+
+
+@pytest.mark.parametrize(
+    ("early_stop", "confidence", "samples", "reason"),
+    [(False, 0.95, 16, None), (True, 0.95, 4, "beta"), (True, None, 8, "unassailable")],
+)
+def test_early_stop_settles_a_self_consistency_choice_on_the_probes_samples(
+    make_ctx, tmp_path, early_stop, confidence, samples, reason
+):
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=2,
+        edges=[],
+        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params={"n": 16})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
+    params = {"policy": str(path), "budget": 16, "early_stop": early_stop, "confidence": confidence}
+    [res] = run_chunks(get_strategy("adaptive", **params), [EASY], ctx, 1)
+    assert res.answer == "7" and len(res.candidates) == samples
+    # Probe (2) plus the choice's own samples: the probe's are its first batch, not drawn again.
+    assert sum(n * len(prompts) for prompts, _, n in ctx.backend.inner.calls) == samples
+    stops = _events(res, "stop")
+    assert [s["reason"] for s in stops] == ([] if reason is None else [reason])
+    assert not stops or stops[0]["after"] == samples
+
+
+def test_early_stop_leaves_other_choices_as_they_are(make_ctx, tmp_path):
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=2,
+        entries=[Entry(bin=0, budget=4, strategy="best_of_n", params={"n": 4})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])), scorer="rule")
+    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=4, early_stop=True), [EASY], ctx, 1)
+    assert len(res.candidates) == 4 and not _events(res, "stop")
+
+
+def test_adaptive_confidence_out_of_range_names_the_value():
+    with pytest.raises(ConfigError, match=r"adaptive confidence must be in \(0.5, 1\] or None, got 0.3"):
+        get_strategy("adaptive", confidence=0.3)

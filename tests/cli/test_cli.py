@@ -90,3 +90,22 @@ def test_guardrail_blocklist_from_the_command_line():
     data = json.loads(out.stdout)
     assert all(c["filtered"] and "think" in c["filtered"] for c in data["candidates"])
     assert data["answer"] is None
+
+
+def test_adaptive_early_stop_from_the_command_line(tmp_path):
+    from ponder.adaptive.policy import Entry, Policy, save_policy
+
+    entry = Entry(bin=0, budget=16, strategy="self_consistency", params={"n": 16})
+    policy = Policy(model="fake", task="math", estimator="agreement", probe=2, entries=[entry])
+    path = save_policy(policy, tmp_path / "policy.json")
+    args = ("solve", "What is 6 * 7?", "--backend", "fake", "--strategy", "adaptive", "--policy", str(path))
+    full, early = (
+        json.loads(ponder(*args, "--budget", "16", *extra, "--json").stdout) for extra in ((), ("--early-stop",))
+    )
+    assert len(full["candidates"]) == 16 and not [e for e in full["trace"] if e["kind"] == "stop"]
+    [stop] = [e["data"] for e in early["trace"] if e["kind"] == "stop"]
+    # The fake model's first 4 answers to this question agree: the Beta criterion (0.95) stops there, with the
+    # same samples a full run draws first (same seeds), so the probe's 2 are not drawn twice.
+    assert (stop["after"], stop["reason"]) == (4, "beta") and early["answer"] == full["answer"] == "42"
+    assert [c["text"] for c in early["candidates"]] == [c["text"] for c in full["candidates"][:4]]
+    assert early["usage"]["completion_tokens"] * 4 == full["usage"]["completion_tokens"]

@@ -50,7 +50,7 @@ def solve(
     rounds: Annotated[int | None, Opt(help="self_refine: most feedback/revision rounds.")] = None,
     sequential: Annotated[int | None, Opt(help="revisions: attempts per chain (n = parallel x it).")] = None,
     effort: Annotated[str | None, Opt(help="Reasoning effort low|medium|high: sets budgets.")] = None,
-    early_stop: Annotated[bool | None, Opt("--early-stop", help="self_consistency: stop once settled.")] = None,
+    early_stop: Annotated[bool | None, Opt("--early-stop", help="self_consistency, adaptive: stop early.")] = None,
     policy: Annotated[str | None, Opt(help="adaptive: policy file from `ponder calibrate`.")] = None,
     budget: Annotated[int | None, Opt(help="adaptive: samples per question, probe included.")] = None,
     sampler: Annotated[str | None, Opt(help="Strategy making each candidate (e.g. budget_forcing).")] = None,

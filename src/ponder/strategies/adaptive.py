@@ -9,7 +9,8 @@ the policy's choice for that bin and budget (Snell et al., 2024, with a probe in
    the cheapest, said in the "policy" trace event).
 4. Run: problems with the same choice run together. Strategies that take a ``sampler`` (self_consistency,
    best_of_n) get the probe's samples as their first samples, so the probe is not paid twice; others run
-   afresh and the probe's samples are appended to their candidates.
+   afresh and the probe's samples are appended to their candidates. With ``early_stop``, a
+   self_consistency choice stops sampling once its vote is settled (its "early_stop" trace event).
 
 The probe counts against the budget (policy entries are fitted that way, see ``adaptive.fit``). When the
 run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is a batch budget: after
@@ -74,12 +75,20 @@ class Adaptive:
     """Samples per problem, probe included (with a meter token cap: the most any one problem gets)."""
     probe: int | None = None
     """Probe samples; None = the policy's probe size (a different size shifts the estimator's scale)."""
+    early_stop: bool = False
+    """A self_consistency choice samples in batches and stops once settled (Adaptive-Consistency, see
+    ``adaptive.stopping``); other choices run as they are. The probe's samples are its first batch(es)."""
+    confidence: float | None = 0.95
+    """early_stop: self_consistency's ``confidence``; None = stop only when the vote is unassailable, which
+    never changes the answer the policy's choice would give with all its samples."""
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
             raise ConfigError(f"adaptive budget must be an integer >= 1, got {self.budget!r}")
         if self.probe is not None and (not isinstance(self.probe, int) or self.probe < 1):
             raise ConfigError(f"adaptive probe must be an integer >= 1 or None, got {self.probe!r}")
+        if self.confidence is not None and not 0.5 < self.confidence <= 1:
+            raise ConfigError(f"adaptive confidence must be in (0.5, 1] or None, got {self.confidence!r}")
         self._policy: Policy = default_policy() if self.policy is None else load_policy(self.policy)
 
     def work_units(self, n_problems: int) -> int:
@@ -169,6 +178,8 @@ class Adaptive:
             reuse = "sampler" in strategy_cls_fields and params.get("sampler") is None
             if reuse:
                 params["sampler"] = ProbeSampler(probes)
+            if self.early_stop and "early_stop" in strategy_cls_fields:
+                params.update(early_stop=True, confidence=self.confidence)
             inner = get_strategy(entry.strategy, **params)
             problems = [p for p, _, _ in group]
             try:
