@@ -5,7 +5,10 @@
 2. On held-out "test" problems (never calibrated on), run self_consistency and adaptive at every budget
    through the eval runner (records, cache), and measure accuracy and generated tokens per problem.
 3. Ratio = tokens per problem of the cheapest adaptive budget whose accuracy reaches SC N=16's, divided by
-   SC N=16's tokens per problem ("not reached" when no budget does).
+   SC N=16's tokens per problem ("not reached" when no budget does). The same ratio is given for adaptive
+   with early stopping (its self_consistency choices stop once settled) and for self-consistency with early
+   stopping (Adaptive-Consistency; Beta criterion at 0.95, and "unassailable" only, which never changes the
+   answer all N samples would give), run on the same held-out problems.
 
 ``--split test --offset K`` calibrates on the test split's first ``--limit`` problems instead and holds out
 the ``--held-out`` problems from number K on (K >= limit); with ``--cache`` pointing at another run's
@@ -27,11 +30,18 @@ import numpy as np
 
 from bench.common import command_line, machine_line, publish
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
+from ponder.eval.aggregate import latest
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import run_eval
 from ponder.eval.store import RunStore
 
 TITLE = "Adaptive test-time scaling: tokens to match self-consistency N=16"
+EARLY_STOP: dict[str, tuple[str, float | None]] = {
+    "adaptive --early-stop": ("adaptive", 0.95),
+    "self_consistency --early-stop (beta 0.95)": ("self_consistency", 0.95),
+    "self_consistency --early-stop (unassailable)": ("self_consistency", None),
+}
+"""Early-stopping runs on the held-out problems (label: strategy, confidence), each in its own directory."""
 
 
 def ints(text: str) -> list[int]:
@@ -86,7 +96,7 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
 
 def _curve(out: Path, strategy: str) -> list[dict[str, float]]:
     """Accuracy and generated tokens per problem at each budget of ``strategy`` in an eval directory."""
-    rows = [r for r in RunStore(out).records() if r["strategy"] == strategy]
+    rows = [r for r in latest(RunStore(out).records())[0] if r["strategy"] == strategy]
     points = []
     for budget in sorted({r["budget"] for r in rows}):
         mine = [r for r in rows if r["budget"] == budget]
@@ -114,13 +124,29 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     run_eval(held)
     curves = {name: _curve(held.out, name) for name in held.strategies}
-    sc, adaptive = curves["self_consistency"], curves["adaptive"]
+    for label, (strategy, confidence) in EARLY_STOP.items():
+        params = {"early_stop": True, "confidence": confidence}
+        params |= {"policy": str(policy_path)} if strategy == "adaptive" else {}
+        early = _config(
+            args, out=args.runs / f"early_stop_{strategy}_{confidence}", split="test", limit=args.held_out,
+            offset=args.offset, strategies=(strategy,), strategy_params={strategy: params},
+            cache_path=args.cache or held.out / "cache.sqlite",  # replays the held-out run's samples
+        )  # fmt: skip
+        run_eval(early)
+        curves[label] = _curve(early.out, strategy)
+    sc = curves["self_consistency"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
-    reached = [p for p in adaptive if p["acc"] >= target["acc"]]
+    reach = {name: _reach(curves[name], target) for name in ("adaptive", *EARLY_STOP)}
+    best, ratio = reach["adaptive"]
+    return {"curves": curves, "sc": sc, "adaptive": curves["adaptive"], "target": target, "best": best,
+            "ratio": ratio, "reach": reach, "policy": policy, "model": policy.model}  # fmt: skip
+
+
+def _reach(curve: list[dict[str, float]], target: dict[str, float]) -> tuple[dict[str, float] | None, float | None]:
+    """The cheapest point of ``curve`` at least as accurate as ``target``, and its tokens over target's."""
+    reached = [p for p in curve if p["acc"] >= target["acc"]]
     best = min(reached, key=lambda p: p["tokens"]) if reached else None
-    ratio = best["tokens"] / target["tokens"] if best and target["tokens"] else None
-    return {"curves": curves, "sc": sc, "adaptive": adaptive, "target": target, "best": best, "ratio": ratio,
-            "policy": policy, "model": policy.model}  # fmt: skip
+    return best, (best["tokens"] / target["tokens"] if best and target["tokens"] else None)
 
 
 def plot(m: dict[str, Any], path: Path) -> None:
@@ -187,7 +213,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
-        f"{ratio} x**{reach}.\n\n"
+        f"{ratio} x**{reach}.\n\n{_early_lines(m)}\n\n"
         f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
         f"calibration problems, negative = predictive: {rhos}).\n\n"
         f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
@@ -196,6 +222,18 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"{validation_table(policy)}\n\n"
         f"Command: `{command}`"
     )
+
+
+def _early_lines(m: dict[str, Any]) -> str:
+    """One line per early-stopping run: the tokens it needs to reach the same accuracy, as a ratio."""
+    lines = []
+    for name in EARLY_STOP:
+        best, ratio = m["reach"][name]
+        said = "not reached"
+        if best is not None and ratio is not None:
+            said = f"{ratio:.2f} x (budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
+        lines.append(f"- `{name}`: {said}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
