@@ -68,6 +68,10 @@ def test_labels_name_the_scorer_only_where_the_strategy_uses_it(finished: EvalCo
     assert {p.label for p in summarize(finished.out).points} == set(labels.values())
 
 
+def _point_errors(summary) -> int:
+    return sum(p.errors for p in summary.points)
+
+
 def test_a_newer_configuration_of_a_series_supersedes_the_older_records(finished: EvalConfig):
     rows = RunStore(finished.out).records()
     before = {(p.strategy, p.budget): p for p in summarize(finished.out).points}
@@ -76,7 +80,12 @@ def test_a_newer_configuration_of_a_series_supersedes_the_older_records(finished
              if r["strategy"] == "self_consistency" and r["budget"] == 4]  # fmt: skip
     with (finished.out / "records.jsonl").open("a") as f:
         f.writelines(json.dumps(r) + "\n" for r in newer)
+    # An error of the old configuration that its successor has since answered is not an open error.
+    old = {k: newer[0][k] for k in ("task", "series", "label", "strategy", "budget", "seed", "problem_id")}
+    error = {**old, "config": newer[0]["config"].removeprefix("new-"), "error": "BackendError: timeout"}
+    (finished.out / "errors.jsonl").write_text(json.dumps(error) + "\n")
     summary = summarize(finished.out)
+    assert summary.errors == 0 and _point_errors(summary) == 0
     after = {(p.strategy, p.budget): p for p in summary.points}
     assert summary.records == len(rows) and after[("self_consistency", 4)].records == len(newer)
     flipped = 1 - before[("self_consistency", 4)].accuracy.mean

@@ -10,7 +10,7 @@ import pytest
 from ponder.backends.fake import FakeBackend, default_script
 from ponder.errors import BackendError, ConfigError
 from ponder.eval.config import EvalConfig
-from ponder.eval.grid import budget_settings
+from ponder.eval.grid import budget_settings, make_cells
 from ponder.eval.runner import Hooks, run_eval
 from ponder.eval.store import RunStore
 
@@ -149,6 +149,17 @@ def test_budget_mapping():
         budget_settings("best_of_n", 4, {"n": 2})
     with pytest.raises(ConfigError, match="got 0"):
         budget_settings("best_of_n", 0, {})
+
+
+def test_a_non_default_budget_parameter_is_its_own_series():
+    def cell(strategy, extra):
+        [c] = make_cells({"task": "t"}, (strategy,), (4,), (0,), {}, lambda s, p: p, lambda s: {}, extra)
+        return c
+
+    plain, named = cell("self_consistency", None), cell("self_consistency", {"self_consistency": "n"})
+    assert (named.series, named.config) == (plain.series, plain.config)  # naming the default changes nothing
+    steps, depth = cell("plugin", {"plugin": "steps"}), cell("plugin", {"plugin": "depth"})
+    assert (steps.params, depth.params) == ({"steps": 4}, {"depth": 4}) and steps.series != depth.series
 
 
 def test_beam_search_runs_at_every_budget(make_config: Make):

@@ -15,7 +15,7 @@ one (the baseline) at each budget of each task.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "k_curves",
     "latest",
     "levels",
+    "point_key",
     "points",
     "series_order",
 ]
@@ -94,8 +95,13 @@ def latest(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int
     total = 0
     for r in records:
         total += 1
-        kept[(r["task"], r["series"], r["budget"], r.get("seed"), r["problem_id"])] = r
+        kept[point_key(r)] = r
     return list(kept.values()), total - len(kept)
+
+
+def point_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(task, series, budget, seed, problem_id) of a record or an error line."""
+    return tuple(row.get(k) for k in ("task", "series", "budget", "seed", "problem_id"))
 
 
 def series_order(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:

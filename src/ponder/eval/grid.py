@@ -138,6 +138,8 @@ def make_cells(
     for strategy in strategies:
         own = dict(fixed.get(strategy, {}))
         series_identity = {**common, "strategy": strategy, "fixed": own}
+        if extra and extra.get(strategy, BUDGET_PARAM.get(strategy)) != BUDGET_PARAM.get(strategy):
+            series_identity["budget_param"] = extra[strategy]  # only then, so other series keep their hashes
         series = config_hash(series_identity)
         label = _label(strategy, common.get("scorer"), own)
         for seed in seeds:

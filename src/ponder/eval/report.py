@@ -76,7 +76,8 @@ def summarize(run_dir: str | Path, exchange: Exchange | None = None) -> Summary:
     """Aggregate the records of ``run_dir``; ConfigError when it holds none."""
     messages: list[str] = []
     store = RunStore(run_dir, messages.append)
-    records, superseded = agg.latest(store.records())
+    everything = store.records()
+    records, superseded = agg.latest(everything)
     if superseded:
         messages.append(
             f"{superseded} record(s) superseded by a later record of the same series, budget, seed and problem "
@@ -96,14 +97,17 @@ def summarize(run_dir: str | Path, exchange: Exchange | None = None) -> Summary:
         key = (str(r.get("strategy", "")), str(r["label"]))
         r["label"] = labels.setdefault(key, drop_unused_scorer(*key))
     agg.disambiguate(records)
-    done = {(r["config"], r["problem_id"]) for r in records}
-    open_errors = [e for e in errors if (e.get("config"), e.get("problem_id")) not in done]
+    done = {(r["config"], r["problem_id"]) for r in everything}
+    kept = {agg.point_key(r) for r in records}  # a superseded configuration's errors are answered by its successor
+    open_errors = [
+        e for e in errors if (e.get("config"), e.get("problem_id")) not in done and agg.point_key(e) not in kept
+    ]
     level_points = agg.points(records, by_level=True) if len(agg.levels(records)) > 1 else []
     summary = Summary(
         run_dir=str(run_dir),
         records=len(records),
         errors=len(open_errors),
-        points=agg.points(records, errors),
+        points=agg.points(records, open_errors),
         level_points=level_points,
         k_curves=agg.k_curves(records),
         comparisons=agg.comparisons(records),
