@@ -145,3 +145,36 @@ def test_early_stop_leaves_other_choices_as_they_are(make_ctx, tmp_path):
 def test_adaptive_confidence_out_of_range_names_the_value():
     with pytest.raises(ConfigError, match=r"adaptive confidence must be in \(0.5, 1\] or None, got 0.3"):
         get_strategy("adaptive", confidence=0.3)
+
+
+def test_early_stop_decides_only_once_the_whole_probe_is_seen(make_ctx, tmp_path):
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=4,
+        edges=[],
+        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params={"n": 16, "batch": 2})],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
+    # At confidence 0.85, 2 agreeing samples would settle the vote (P = 0.875), but 4 are already paid for.
+    params = {"policy": str(path), "budget": 16, "early_stop": True, "confidence": 0.85}
+    [res] = run_chunks(get_strategy("adaptive", **params), [EASY], ctx, 1)
+    assert len(res.candidates) == 4 and [s["after"] for s in _events(res, "stop")] == [4]
+    assert sum(n * len(prompts) for prompts, _, n in ctx.backend.inner.calls) == 4
+
+
+def test_an_entrys_own_early_stopping_is_kept(make_ctx, tmp_path):
+    own = {"n": 16, "early_stop": True, "confidence": None}
+    policy = Policy(
+        model="fake",
+        task="math",
+        estimator="agreement",
+        probe=2,
+        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params=own)],
+    )
+    path = save_policy(policy, tmp_path / "policy.json")
+    ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
+    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=16, early_stop=True), [EASY], ctx, 1)
+    assert [s["reason"] for s in _events(res, "stop")] == ["unassailable"] and len(res.candidates) == 8

@@ -77,7 +77,8 @@ class Adaptive:
     """Probe samples; None = the policy's probe size (a different size shifts the estimator's scale)."""
     early_stop: bool = False
     """A self_consistency choice samples in batches and stops once settled (Adaptive-Consistency, see
-    ``adaptive.stopping``); other choices run as they are. The probe's samples are its first batch(es)."""
+    ``adaptive.stopping``); other choices run as they are. The probe's samples are its first batch, at least
+    the whole probe (it is paid for), and an entry that sets its own early stopping keeps it."""
     confidence: float | None = 0.95
     """early_stop: self_consistency's ``confidence``; None = stop only when the vote is unassailable, which
     never changes the answer the policy's choice would give with all its samples."""
@@ -164,24 +165,14 @@ class Adaptive:
         self, plans: list[tuple[Problem, Entry, list[TraceEvent]]], probes: dict[str, list[Candidate]], ctx: Context
     ) -> dict[str, Result]:
         """Run each group of problems sharing a choice; one Result per problem id."""
-        from ponder.api import get_strategy  # local: api imports the strategies' registry
-
         groups: dict[str, list[tuple[Problem, Entry, list[TraceEvent]]]] = {}
         for plan in plans:
             key = json.dumps([plan[1].strategy, plan[1].params], sort_keys=True, default=str)
             groups.setdefault(key, []).append(plan)
         out: dict[str, Result] = {}
         for group in groups.values():
-            entry = group[0][1]
-            params = dict(entry.params)
-            strategy_cls_fields = _fields(entry.strategy)
-            reuse = "sampler" in strategy_cls_fields and params.get("sampler") is None
-            if reuse:
-                params["sampler"] = ProbeSampler(probes)
-            if self.early_stop and "early_stop" in strategy_cls_fields:
-                params.update(early_stop=True, confidence=self.confidence)
-            inner = get_strategy(entry.strategy, **params)
             problems = [p for p, _, _ in group]
+            inner, reuse = self._inner(group[0][1], probes, len(probes[problems[0].id]))
             try:
                 results = inner.run(problems, ctx)
             except BudgetExhausted as exc:
@@ -193,6 +184,22 @@ class Adaptive:
             for (problem, _, events), res in zip(group, results, strict=True):
                 out[problem.id] = self._wrap(problem, res, events, [] if reuse else probes[problem.id], ctx)
         return out
+
+    def _inner(self, entry: Entry, probes: dict[str, list[Candidate]], k: int) -> tuple[Any, bool]:
+        """The strategy of a policy entry, and whether it takes the probe's ``k`` samples as its first ones."""
+        from ponder.api import get_strategy  # local: api imports the strategies' registry
+
+        params = dict(entry.params)
+        fields = _fields(entry.strategy)
+        reuse = "sampler" in fields and params.get("sampler") is None
+        if reuse:
+            params["sampler"] = ProbeSampler(probes)
+        if self.early_stop and "early_stop" in fields and not params.get("early_stop"):
+            params.update(early_stop=True, confidence=self.confidence)
+        inner = get_strategy(entry.strategy, **params)
+        if reuse and getattr(inner, "early_stop", False) and getattr(inner, "batch", k) < k:
+            inner = get_strategy(entry.strategy, **{**params, "batch": k})  # decide once the paid-for probe is seen
+        return inner, reuse
 
     def _wrap(
         self, problem: Problem, inner: Result, events: list[TraceEvent], extra: Sequence[Candidate], ctx: Context
