@@ -32,7 +32,7 @@ from bench.common import command_line, machine_line, publish
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
 from ponder.eval.aggregate import latest
 from ponder.eval.config import EvalConfig
-from ponder.eval.runner import run_eval
+from ponder.eval.runner import grid_problems, run_eval
 from ponder.eval.store import RunStore
 
 TITLE = "Adaptive test-time scaling: tokens to match self-consistency N=16"
@@ -94,9 +94,13 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
     return EvalConfig(**{**base, **changes})
 
 
-def _curve(out: Path, strategy: str) -> list[dict[str, float]]:
-    """Accuracy and generated tokens per problem at each budget of ``strategy`` in an eval directory."""
-    rows = [r for r in latest(RunStore(out).records())[0] if r["strategy"] == strategy]
+def _curve(config: EvalConfig, strategy: str) -> list[dict[str, float]]:
+    """Accuracy and generated tokens per problem at each budget of ``strategy`` on ``config``'s problems (its
+    directory may hold others, from runs with another --offset or --held-out)."""
+    mine = {p.id for p in grid_problems(config)}
+    rows = [
+        r for r in latest(RunStore(config.out).records())[0] if r["strategy"] == strategy and r["problem_id"] in mine
+    ]
     points = []
     for budget in sorted({r["budget"] for r in rows}):
         mine = [r for r in rows if r["budget"] == budget]
@@ -123,7 +127,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         strategy_params={"adaptive": {"policy": str(policy_path)}},
     )  # fmt: skip
     run_eval(held)
-    curves = {name: _curve(held.out, name) for name in held.strategies}
+    curves = {name: _curve(held, name) for name in held.strategies}
     for label, (strategy, confidence) in EARLY_STOP.items():
         params = {"early_stop": True, "confidence": confidence}
         params |= {"policy": str(policy_path)} if strategy == "adaptive" else {}
@@ -133,7 +137,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             cache_path=args.cache or held.out / "cache.sqlite",  # replays the held-out run's samples
         )  # fmt: skip
         run_eval(early)
-        curves[label] = _curve(early.out, strategy)
+        curves[label] = _curve(early, strategy)
     sc = curves["self_consistency"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
     reach = {name: _reach(curves[name], target) for name in ("adaptive", *EARLY_STOP)}
