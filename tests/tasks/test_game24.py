@@ -55,6 +55,8 @@ def test_train_split_is_disjoint_from_test(task: Game24Task, problems: list[Prob
         ("(6 - 4) * (4 + 8)", True),
         ("(6-4)*(4+8) = 24", True),
         ("$(6 − 4) × (4 + 8)$", True),
+        (r"$(6 - 4) \times (4 + 8)$", True),
+        (r"\((6-4) \cdot (4+8)\)", True),
         ("4 * (8 + 4 - 6)", True),
         ("(6 - 4) * (4 + 8) + 0", False),  # a number not given
         ("(6 - 4) * 8 + 8", False),  # 8 twice, one 4 missing
@@ -70,6 +72,11 @@ def test_train_split_is_disjoint_from_test(task: Game24Task, problems: list[Prob
 )
 def test_verifier(answer: str | None, ok: bool) -> None:
     assert solves_24(answer, [4, 4, 6, 8]) is ok
+
+
+def test_latex_operators_are_read() -> None:
+    value, leaves = evaluate(r"\left(8 \div 4\right) \times 6 \cdot 4") or (None, None)
+    assert value == 48 and sorted(leaves or []) == [4, 4, 6, 8]
 
 
 def test_exact_fractions() -> None:

@@ -32,6 +32,18 @@ EXTRACTION = [
     ("The answer is -12.", "-12"),
     ("The answer is \\$18.", "18"),
     ("the answer is 2 and later the answer is 3", "3"),
+    # ... read as an answer, not as the rest of the sentence
+    ("The answer is therefore 3.", "3"),
+    ("The answer is 18 because she keeps 2.", "18"),
+    ("The answer is 5 apples.", "5 apples"),
+    ("The answer is (A) because it fits.", "(A)"),
+    ("The answer is x^2 + 2x + 1.", "x^2 + 2x + 1"),
+    ("Let me check whether the answer is reasonable: 3+4=7", "7"),  # prose: the last number decides
+    (r"Therefore, the answer is $\boxed{}$.", None),
+    # the later of "answer is" and "####" (GSM8K solutions have both)
+    ("The answer is <<8=8>>8.\n#### 8", "8"),
+    ("so the answer is 15 gallons * 8 pints = <<15*8=120>>120 pints\n#### 120", "120"),
+    ("#### 5\nOn reflection, the answer is 6.", "6"),
     # GSM8K style
     ("She pays 9 * 8 = 72 dollars.\n#### 72", "72"),
     ("#### 1,234", "1234"),
@@ -91,6 +103,9 @@ DIFFERENT_KEY = [
     ("2 pi", "2"),
     ("(1,2)", "[1,2]"),
     ("0.3333", "1/3"),
+    ("10 thousand", "10"),  # scale words change the value
+    ("2 million", "2"),
+    ("5 squared", "5"),
 ]
 
 
@@ -122,6 +137,8 @@ EQUIVALENT = [
     ("Monday", r"\text{Monday}"),
     ("18 dollars", "18"),
     ("x=5", "5"),
+    ("12 km/h", "12"),
+    ("18/hour", "18"),
 ]
 
 NOT_EQUIVALENT = [
@@ -130,6 +147,8 @@ NOT_EQUIVALENT = [
     ("0.5", r"\frac{1}{3}"),
     ("(1,2)", "[1,2]"),
     ("28080.5", "28080"),
+    ("10 thousand", "10"),
+    ("5 squared", "5"),
 ]
 
 

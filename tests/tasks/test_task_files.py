@@ -48,6 +48,13 @@ def test_read_jsonl_reports_bad_lines(tmp_path: Path) -> None:
     assert "UTF-8" in skipped[2][1]
 
 
+def test_read_jsonl_byte_order_mark_is_not_data(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (row(a=1) + "\n" + row(a=2) + "\n").encode())
+    rows, skipped = read_jsonl(path)
+    assert [r for _, r in rows] == [{"a": 1}, {"a": 2}] and not skipped
+
+
 def test_read_jsonl_gzip(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl.gz"
     path.write_bytes(gzip.compress((row(a=1) + "\n" + row(a=2) + "\n").encode()))

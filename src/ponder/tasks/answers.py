@@ -31,8 +31,20 @@ _DECIMAL_RE = re.compile(r"-?\d+(?:\.\d+)?")
 _SLASH_RE = re.compile(r"(-?\d+)\s*/\s*(\d+)")
 _FRAC_RE = re.compile(r"(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}")
 _FRAC_SHORT_RE = re.compile(r"(-?)\\frac(\d)(\d)")
-_UNITS_RE = re.compile(r"(?P<num>-?[\d.,/]+)\s+(?P<unit>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){0,2})")
-_NOT_UNITS = frozenset({"pi", "sqrt", "and", "or", "to", "times", "over"})
+_UNIT_WORD = r"[A-Za-z]{2,}(?:/[A-Za-z]+)?"
+_UNITS_RE = re.compile(
+    rf"(?P<num>-?\d[\d.,]*(?:/\d+)?)(?P<unit>\s*/\s*[A-Za-z]+|\s+{_UNIT_WORD}(?:\s+{_UNIT_WORD}){{0,2}})"
+)
+_NOT_UNITS = frozenset(
+    {"pi", "sqrt", "and", "or", "to", "times", "over", "squared", "cubed"}
+    | {"hundred", "thousand", "million", "billion", "trillion", "dozen", "hundreds", "thousands", "millions"}
+)
+"""Words after a number that change its value: "10 thousand" is not "10"."""
+_FILLER_RE = re.compile(r"^(?:(?:therefore|thus|hence|then|so|simply|clearly|just|indeed|exactly|now)\b[\s,:]*)+", re.I)
+_LEAD_NUMBER_RE = re.compile(r"\\?\$?\s*(?P<num>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)(?P<rest>.*)")
+_STOP_WORD_RE = re.compile(
+    r"\s(?:because|since|as|which|so|and|but|if|when|for|from|after|before|given|while|that|with)\b.*", re.I
+)
 _ASSIGN_RE = re.compile(r"[A-Za-z]\s*=\s*(?P<rhs>[^=]+)")
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _LATEX_NOISE_RE = re.compile(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\[,!;: ]|\^\s*\{?\\circ\}?|°|\\?%|\\?\$")
@@ -47,10 +59,11 @@ def extract_answer(text: str) -> str | None:
     """The final answer in ``text``, or None when there is none.
 
     Tried in order, first hit wins: the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces
-    allowed), the last "The (final) answer is X" / "Answer: X", the last "#### X" (GSM8K style), and the last
-    number in the text (integers, decimals, negatives, "1,000", "3/4"). The result is cleaned: whitespace,
-    surrounding ``$...$``, bold ``**``, currency ``$``/``\\$`` and a trailing "." are stripped, and thousands
-    commas are removed from plain numbers ("1,000" -> "1000").
+    allowed), the later of the last "The (final) answer is X" / "Answer: X" (X read as an answer, see
+    ``_answer_phrase``) and the last "#### X" (GSM8K style), and the last number in the text (integers,
+    decimals, negatives, "1,000", "3/4"). The result is cleaned: whitespace, surrounding ``$...$``, bold
+    ``**``, currency ``$``/``\\$`` and a trailing "." are stripped, and thousands commas are removed from
+    plain numbers ("1,000" -> "1000").
 
     >>> extract_answer("so 1/2 + 1/2 = 1, hence \\\\boxed{\\\\frac{1}{2}} or \\\\boxed{1}")
     '1'
@@ -62,7 +75,7 @@ def extract_answer(text: str) -> str | None:
     if not isinstance(text, str) or not text:
         return None
     text = text.replace("\u2212", "-")  # the Unicode minus sign some models write
-    for finder in (_last_boxed, _last_answer_is, _last_hashes, _last_number):
+    for finder in (_last_boxed, _last_marked, _last_number):
         found = finder(text)
         if found is not None:
             cleaned = _clean(found)
@@ -107,19 +120,44 @@ def _group_at(text: str, start: int) -> str | None:
     return None
 
 
-def _last_answer_is(text: str) -> str | None:
-    """The last "answer is X" / "answer: X", cut at the end of its sentence."""
+def _last_marked(text: str) -> str | None:
+    """The later of the last "answer is X" / "answer: X" and the last GSM8K-style "#### X"."""
+    found = [f for f in (_last_answer_is(text), _last_hashes(text)) if f is not None]
+    return max(found)[1] if found else None
+
+
+def _last_answer_is(text: str) -> tuple[int, str] | None:
+    """Position and answer of the last "answer is X" / "answer: X" whose X reads as an answer."""
     for match in reversed(list(_ANSWER_IS_RE.finditer(text))):
-        answer = _SENTENCE_END_RE.split(match.group("ans"), maxsplit=1)[0]
-        if _clean(answer):
-            return answer
+        answer = _answer_phrase(_SENTENCE_END_RE.split(match.group("ans"), maxsplit=1)[0])
+        if answer is not None and _clean(answer):
+            return match.start(), answer
     return None
 
 
-def _last_hashes(text: str) -> str | None:
-    """The last GSM8K-style "#### X"."""
-    matches = _HASHES_RE.findall(text)
-    return matches[-1] if matches else None
+def _answer_phrase(phrase: str) -> str | None:
+    """The answer at the start of the words after "answer is": fillers ("therefore") dropped; a ``$...$``
+    span; a number with at most three unit words ("18 because ..." -> "18"); otherwise the phrase up to a
+    connecting word. None for prose ("reasonable: 3+4=7") and for an empty or unclosed ``\\boxed``."""
+    text = _FILLER_RE.sub("", phrase.strip())
+    if not text or "\\boxed" in text or "\\fbox" in text:
+        return None
+    if text.startswith("$") and not text.startswith("$$"):
+        span = re.match(r"\$([^$]+)\$", text)
+        lead = _LEAD_NUMBER_RE.fullmatch(text)
+        return span.group(1) if span else (lead.group("num") if lead else None)
+    lead = _LEAD_NUMBER_RE.fullmatch(text)
+    if lead and not re.match(r"\s*[-+*/^=<>]", lead.group("rest")):
+        units = re.match(r"(?:\s+[A-Za-z]{2,}(?:/[A-Za-z]+)?){0,3}", _STOP_WORD_RE.sub("", lead.group("rest")))
+        return lead.group("num") + (units.group(0) if units else "")
+    text = _STOP_WORD_RE.sub("", text).strip()
+    return None if re.match(r"[A-Za-z]{2,}\s*:", text) else text or None
+
+
+def _last_hashes(text: str) -> tuple[int, str] | None:
+    """Position and answer of the last GSM8K-style "#### X"."""
+    matches = list(_HASHES_RE.finditer(text))
+    return (matches[-1].start(), matches[-1].group("ans")) if matches else None
 
 
 def _last_number(text: str) -> str | None:

@@ -69,7 +69,7 @@ def _open_binary(file: Path) -> IO[bytes]:
 def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """(object, None) for a good line, (None, reason) for a bad one, (None, None) for a blank one."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (first line of some files) is not data
     except UnicodeDecodeError as exc:
         return None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
     if not text.strip():

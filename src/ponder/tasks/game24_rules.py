@@ -50,8 +50,11 @@ _USING_RE = re.compile(r"using\s+(?P<nums>\d+(?:\s*,?\s*(?:and\s+)?\d+)*)", re.I
 
 
 def _normalise(text: str) -> str:
-    """Unicode operators and "x" between numbers as ASCII, decoration stripped."""
+    """Unicode and LaTeX operators and "x" between numbers as ASCII, decoration stripped."""
     text = text.replace("×", "*").replace("·", "*").replace("÷", "/").replace("−", "-").replace("–", "-")
+    text = re.sub(r"\\(?:times|cdot|ast)(?![A-Za-z])", "*", text)
+    text = re.sub(r"\\div(?![A-Za-z])", "/", text)
+    text = re.sub(r"\\(?:left|right)(?![A-Za-z])|\\[()\[\]]", "", text)
     text = re.sub(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])", " * ", text)
     return text.strip().strip("$").strip("*").strip().rstrip(".").strip()
 
