@@ -106,6 +106,8 @@ def test_n_emulated_with_distinct_seeds_when_server_rejects_n(make: Make, server
     assert len(bodies) == 3 and all("n" not in b for b in bodies)
     assert sorted(b["seed"] for b in bodies) == sorted([S0, S1, S2]) and len({S0, S1, S2}) == 3
     assert [c.text for c in gen.completions] == [reply_text("p one", s, 0) for s in (S0, S1, S2)]
+    [one] = backend.generate(["p one"], PARAMS)
+    assert one.prompt_tokens > 0 and gen.prompt_tokens == 3 * one.prompt_tokens  # each request processed it
 
 
 def test_server_ignoring_n_is_detected_and_topped_up(make: Make, server: FixtureServer) -> None:
@@ -116,6 +118,8 @@ def test_server_ignoring_n_is_detected_and_topped_up(make: Make, server: Fixture
     [gen] = forced.generate(["p"], PARAMS, n=3)
     assert server.count(COMPLETIONS) == 3
     assert [c.text for c in gen.completions] == [reply_text("p", s, 0) for s in (S0, S1, S2)]
+    [one] = forced.generate(["p"], PARAMS)
+    assert one.prompt_tokens > 0 and gen.prompt_tokens == 3 * one.prompt_tokens  # the top-ups' prompts too
 
 
 def test_capabilities_detected_once_and_cached(make: Make, server: FixtureServer) -> None:
@@ -405,3 +409,17 @@ def test_argument_validation_and_close(make: Make) -> None:
     backend.close()
     with pytest.raises(BackendError, match="closed"):
         backend.generate(["q"], PARAMS)
+
+
+def test_closing_during_a_call_is_a_backend_error(make: Make, server: FixtureServer) -> None:
+    backend = make(native_n=False, concurrency=1)
+    request = backend._request
+
+    def first_closes(*args: object) -> object:
+        reply = request(*args)  # type: ignore[arg-type]
+        backend.close()  # the samples still queued are cancelled
+        return reply
+
+    backend._request = first_closes  # type: ignore[method-assign]
+    with pytest.raises(BackendError, match="closed during the call"):
+        backend.generate(["p"], PARAMS, n=3)

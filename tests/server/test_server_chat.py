@@ -122,3 +122,15 @@ def test_models_lists_the_base_model_first_then_strategies(client: openai.OpenAI
     ids = [m.id for m in client.models.list()]
     assert ids[0] == "fake"
     assert {"ponder:self_consistency", "ponder:beam_search", "ponder:best_of_n"} <= set(ids)
+
+
+def test_server_sampling_defaults_hold_where_the_request_is_silent(start: Start):
+    backend = FakeBackend()
+    defaults = SamplingParams(temperature=0.5, max_tokens=32, stop=("END",), seed=11)
+    srv = start(backend, params=defaults)
+    with openai.OpenAI(base_url=f"{srv.url}/v1", api_key="x", max_retries=0) as c:
+        c.chat.completions.create(model="fake", messages=Q)
+        c.chat.completions.create(model="fake", messages=Q, stop=["\n"], seed=3)
+    [(_, silent, _), (_, given, _)] = backend.calls
+    assert (silent.stop, silent.seed, silent.temperature) == (("END",), 11, 0.5)
+    assert (given.stop, given.seed, given.temperature) == (("\n",), 3, 0.5)

@@ -8,6 +8,7 @@ from gated import Start
 
 from ponder.api import solve
 from ponder.backends.fake import FakeBackend
+from ponder.server import Limits
 from ponder.server.runner import InThread
 from ponder.types import SamplingParams
 
@@ -71,3 +72,11 @@ def test_a_ponder_run_on_top_of_a_ponder_server(start: Start):
     assert result.answer is not None and len(result.candidates) == 4
     assert result.usage.completion_tokens == sum(c.n_tokens for c in result.candidates) > 0
     assert any("What is 6 * 7?" in prompt for prompts, _, _ in inner.calls for prompt in prompts)
+
+
+def test_completions_limit_counts_samples_not_prompts_and_n_apart(start: Start):
+    srv = start(limits=Limits(max_n=4))
+    ok = {"model": "fake", "prompt": ["a", "b"], "n": 2, "max_tokens": 2}
+    assert httpx.post(f"{srv.url}/v1/completions", json=ok, timeout=10).status_code == 200
+    resp = httpx.post(f"{srv.url}/v1/completions", json={**ok, "prompt": ["a", "b", "c"]}, timeout=10)
+    assert resp.status_code == 400 and "got 2 x 3" in resp.json()["error"]["message"]

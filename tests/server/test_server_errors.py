@@ -159,6 +159,21 @@ def test_timeout_is_504_and_cancels_the_work(start: Start):
     assert len(backend.calls) == 1  # the call in flight finished; the other two runs never started
 
 
+def test_a_timeout_is_answered_not_raised_as_a_crash():
+    from fastapi.testclient import TestClient
+
+    from ponder.server import ServerState, create_app
+
+    backend = GatedBackend(block_on=1)
+    state = ServerState(backend, limits=Limits(timeout=0.3))
+    try:
+        with TestClient(create_app(state), raise_server_exceptions=True) as tc:  # a re-raise fails the call
+            resp = tc.post(CHAT, json={"model": "ponder:self_consistency?n=2", "messages": Q})
+    finally:
+        backend.release.set()
+    assert error_of(resp, 504)["code"] == "cancelled"
+
+
 def test_unknown_route_and_method_have_openai_bodies(shared: InThread):
     assert error_of(httpx.get(shared.url + "/v1/nothing"), 404)["type"] == "not_found_error"
     assert error_of(httpx.get(shared.url + CHAT), 405)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 import openai
@@ -207,15 +207,11 @@ class OpenAIBackend:
             jobs = [(p, 1, params.sample_seed(i)) for p in range(len(prompts)) for i in range(n)]
         replies = self._run_all([self._job(payloads[p], params, k, seed, logprobs) for p, k, seed in jobs])
         samples: list[list[Completion]] = [[] for _ in prompts]
-        first: dict[int, Reply] = {}
+        spent = [[0, 0] for _ in prompts]  # prompt tokens, cached prompt tokens: every request processes the prompt
         for (p, _, _), reply in zip(jobs, replies, strict=True):
-            samples[p].extend(reply.completions)
-            first.setdefault(p, reply)
-        self._top_up(payloads, params, n, logprobs, samples)
-        return [
-            Generation(tuple(s[:n]), first[p].prompt_tokens, first[p].cached_prompt_tokens)
-            for p, s in enumerate(samples)
-        ]
+            _take(samples, spent, p, reply, len(reply.completions))
+        self._top_up(payloads, params, n, logprobs, samples, spent)
+        return [Generation(tuple(s[:n]), *spent[p]) for p, s in enumerate(samples)]
 
     def _top_up(
         self,
@@ -224,12 +220,13 @@ class OpenAIBackend:
         n: int,
         logprobs: bool,
         samples: list[list[Completion]],
+        spent: list[list[int]],
     ) -> None:
         """Fill in samples a server silently dropped (fewer choices than ``n``) with one request each."""
         missing = [(p, i) for p, got in enumerate(samples) for i in range(len(got), n)]
         fns = [self._job(payloads[p], params, 1, params.sample_seed(i), logprobs) for p, i in missing]
         for (p, _), reply in zip(missing, self._run_all(fns), strict=True):
-            samples[p].append(reply.completions[0])
+            _take(samples, spent, p, reply, 1)
 
     def _payload(self, prompt: str) -> dict[str, Any]:
         """The prompt part of a request: ``messages`` in chat mode, ``prompt`` in completions mode."""
@@ -268,9 +265,14 @@ class OpenAIBackend:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ponder-openai")
             pool = self._pool
-        futures: list[Future[T]] = [pool.submit(fn) for fn in fns]
+        futures: list[Future[T]] = []
         try:
+            futures += [pool.submit(fn) for fn in fns]
             return [f.result() for f in futures]
+        except (CancelledError, RuntimeError) as exc:  # the pool was shut down: close() during the call
+            if not self._closed:
+                raise
+            raise BackendError("this OpenAI backend was closed during the call") from exc
         finally:
             for f in futures:
                 f.cancel()
@@ -287,3 +289,10 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self._model!r}, base_url={str(self._client.base_url)!r})"
+
+
+def _take(samples: list[list[Completion]], spent: list[list[int]], p: int, reply: Reply, k: int) -> None:
+    """Add ``reply``'s first ``k`` completions to prompt ``p``'s samples and its prompt tokens to ``spent``."""
+    samples[p].extend(reply.completions[:k])
+    spent[p][0] += reply.prompt_tokens
+    spent[p][1] += reply.cached_prompt_tokens

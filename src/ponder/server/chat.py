@@ -154,11 +154,9 @@ def plan_chat(state: ServerState, req: ChatCompletionRequest) -> ChatPlan:
 
 
 def sampling(state: ServerState, req: ChatCompletionRequest) -> SamplingParams:
-    """The request's sampling fields over the server's defaults."""
-    changes: dict[str, Any] = {"stop": req.stops(), "seed": req.seed}
-    for key, value in (("temperature", req.temperature), ("top_p", req.top_p)):
-        if value is not None:
-            changes[key] = value
+    """The request's sampling fields over the server's defaults (a field the request leaves out keeps the
+    server's default)."""
+    changes = req.overrides()
     max_tokens = req.max_completion_tokens or req.max_tokens
     if max_tokens is not None:
         changes["max_tokens"] = max_tokens

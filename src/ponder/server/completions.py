@@ -35,18 +35,11 @@ def plan_completion(state: ServerState, req: CompletionRequest) -> tuple[list[st
     prompts = [req.prompt] if isinstance(req.prompt, str) else list(req.prompt)
     if not prompts:
         raise bad_request("prompt must not be empty", "prompt")
-    if req.n > state.limits.max_n or len(prompts) > state.limits.max_n:
-        raise bad_request(f"at most {state.limits.max_n} prompts and n <= {state.limits.max_n}", "n")
-    changes: dict[str, Any] = {
-        "max_tokens": req.max_tokens,
-        "stop": req.stops(),
-        "seed": req.seed,
-        "logprobs": req.logprobs,
-        "top_k": req.top_k,
-    }
-    for key, value in (("temperature", req.temperature), ("top_p", req.top_p)):
-        if value is not None:
-            changes[key] = value
+    if req.n * len(prompts) > state.limits.max_n:
+        raise bad_request(
+            f"n x prompts must be <= {state.limits.max_n} (samples per request), got {req.n} x {len(prompts)}", "n"
+        )
+    changes = {"max_tokens": req.max_tokens, "logprobs": req.logprobs, "top_k": req.top_k, **req.overrides()}
     try:
         return prompts, state.params.replace(**changes)
     except ConfigError as exc:

@@ -98,5 +98,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(APIError, api_error)
     app.add_exception_handler(PonderError, api_error)
+    app.add_exception_handler(Cancelled, api_error)  # answered, not re-raised as a crash (as Exception is)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, api_error)

@@ -64,6 +64,13 @@ class _Sampling(_Request):
             return ()
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
+    def overrides(self) -> dict[str, Any]:
+        """The shared sampling fields the request gives (SamplingParams names); the others keep the server's
+        defaults."""
+        given: dict[str, Any] = {"stop": self.stops() if self.stop is not None else None, "seed": self.seed}
+        given |= {"temperature": self.temperature, "top_p": self.top_p}
+        return {k: v for k, v in given.items() if v is not None}
+
 
 class ChatCompletionRequest(_Sampling):
     model: str

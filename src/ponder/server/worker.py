@@ -12,7 +12,6 @@ This module knows nothing of HTTP.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -22,7 +21,6 @@ from ponder.backends.base import Backend
 from ponder.types import Generation, Message, SamplingParams
 
 T = TypeVar("T")
-_ids = itertools.count(1)
 
 
 class Cancelled(Exception):
@@ -86,7 +84,7 @@ class Job(Generic[T]):
     def __init__(self, fn: Callable[[CancelToken], T], slot: Releasable, live: set[Any]) -> None:
         self.token = CancelToken()
         self.future: Future[T] = Future()
-        self.thread = threading.Thread(target=self._run, name=f"ponder-request-{next(_ids)}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"ponder-request-{id(self):x}", daemon=True)
         self._fn, self._slot, self._live = fn, slot, live
 
     def start(self) -> Job[T]:
