@@ -10,6 +10,7 @@ import openai
 import pytest
 from gated import DownBackend, GatedBackend, Start, wait_until
 
+from ponder.backends.fake import FakeBackend
 from ponder.server import Limits
 from ponder.server.runner import InThread
 
@@ -146,6 +147,18 @@ def test_backend_down_is_502_or_503_with_retry_after(start: Start, retryable: bo
         assert int(resp.headers["retry-after"]) > 0
     resp = post(srv, {"model": "fake", "prompt": "hi"}, path="/v1/completions")
     assert error_of(resp, status)["code"] in ("backend_error", "backend_unavailable")
+
+
+def test_a_failed_run_keeps_the_runs_finished_before_it(start: Start):
+    srv = start(FakeBackend(fail_on_call=2))  # self_consistency samples in one call: run 2 of 3 fails
+    resp = post(srv, {"model": "ponder:self_consistency?n=2", "messages": Q, "n": 3, "seed": 4})
+    assert error_of(resp, 502)["code"] == "backend_error"
+    done = resp.json()["ponder"]
+    [choice] = done["completed_choices"]
+    ok = post(start(FakeBackend()), {"model": "ponder:self_consistency?n=2", "messages": Q, "n": 1, "seed": 4})
+    assert choice["text"] == ok.json()["choices"][0]["message"]["content"]  # the same run 1, seed 4
+    assert done["usage"]["completion_tokens"] == ok.json()["usage"]["completion_tokens"] > 0
+    assert [run["answer"] for run in done["runs"]] == [ok.json()["ponder"]["runs"][0]["answer"]]
 
 
 def test_timeout_is_504_and_cancels_the_work(start: Start):

@@ -20,6 +20,7 @@ trace with ``"trace": true``), per-run usage and the seeds.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import random
@@ -31,8 +32,8 @@ from typing import Any
 
 from ponder.api import get_task, make_context, run_chunks
 from ponder.budget import Metered
-from ponder.errors import ConfigError
-from ponder.server.errors import bad_request
+from ponder.errors import ConfigError, PonderError
+from ponder.server.errors import APIError, bad_request, from_exception
 from ponder.server.routing import RunSpec, resolve
 from ponder.server.schemas import (
     ChatChoiceOut,
@@ -121,10 +122,24 @@ class ChatPlan:
                 scorer=self.spec.scorer,
                 progress=tick,
             )
-            results.extend(run_chunks(self.spec.strategy, [self.problem], ctx, 1))
+            try:
+                results.extend(run_chunks(self.spec.strategy, [self.problem], ctx, 1))
+            except PonderError as exc:
+                if not results:
+                    raise
+                raise self._partial(exc, results, usage + ctx.backend.usage) from exc
             usage = usage + ctx.backend.usage
         choices = [self._choice(res) for res in results]
         return Outcome(choices, usage, summary(results, self.seeds, self.spec.trace))
+
+    def _partial(self, exc: PonderError, results: list[Result], usage: Usage) -> APIError:
+        """The error of run ``len(results)`` of ``n``, carrying the runs finished before it (their choices and
+        ponder summary) and every token spent, failed run included, in its ``ponder`` field."""
+        done = [self._choice(res) for res in results]
+        finished = [{"index": i, "text": c.text, "finish_reason": c.finish_reason} for i, c in enumerate(done)]
+        extra = {"completed_choices": finished, "usage": usage_out(usage).model_dump()}
+        extra |= summary(results, self.seeds[: len(results)], self.spec.trace)
+        return dataclasses.replace(from_exception(exc), extra={"ponder": extra})
 
     def _choice(self, res: Result) -> ChoiceOut:
         assert self.task is not None
