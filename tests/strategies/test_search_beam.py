@@ -190,6 +190,29 @@ def test_a_scorer_failure_raises_with_the_tree_so_far(make_ctx):
     assert partial.trace[-1].data == {"type": "ScorerError", "message": "scripted scorer failure"}
 
 
+def test_a_scorer_crash_that_is_not_a_ponder_error_keeps_the_tree_too(make_ctx):
+    class Crashes:
+        def score_steps(self, problem, candidates):
+            raise KeyError("no such step")
+
+    ctx = _ctx(make_ctx)
+    ctx.process_scorer = Crashes()
+    with pytest.raises(StrategyError, match="process scorer failed: KeyError") as info:
+        BeamSearch(n=4, beam_width=2).run(P, ctx)
+    assert isinstance(info.value.__cause__, ScorerError)
+    [partial] = info.value.partial
+    assert [n["step"] for n in _nodes(partial) if n["depth"] == 1] == ["a", "b", "c", "d"]
+
+
+def test_an_empty_step_is_a_dead_end_not_a_candidate(make_ctx):
+    script = tree_script({(): ["a\n\nx", "b\n\nx"], ("a",): ["\n\nfoo"], ("b",): ["b1 \\boxed{7}"]})
+    ctx = _ctx(make_ctx, script, {"a": 0.9, "b": 0.8, "b1 \\boxed{7}": 0.6})
+    [r] = BeamSearch(n=2, beam_width=1, max_depth=3, select="score").run(P, ctx)
+    [empty] = [n for n in _nodes(r) if n["terminal"] == "empty"]
+    assert (empty["score"], empty["value"]) == (0.0, 0.0)  # not its parent's score
+    assert [c.answer for c in r.candidates] == ["7"] and r.answer == "7"
+
+
 def test_a_malformed_scorer_reply_is_a_scorer_error(make_ctx):
     class Short:
         def score_steps(self, problem, candidates):

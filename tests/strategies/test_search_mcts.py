@@ -115,6 +115,23 @@ def test_bad_parameters(make_ctx):
         MCTS().run(P, _ctx(make_ctx, tree_script({}), budget=Budget(max_completion_tokens=2)))
 
 
+def test_rollouts_refuse_a_scorer_that_needs_logprobs_before_any_call(make_ctx):
+    backend = FakeBackend(tree_script(SMALL))
+    ctx = make_ctx(backend=backend, scorer="confidence")
+    with pytest.raises(ConfigError, match="scorer 'confidence' needs token logprobs"):
+        MCTS(value="rollout").run(P, ctx)
+    assert backend.calls == []
+
+
+def test_an_empty_child_is_a_dead_end_worth_nothing(make_ctx):
+    script = tree_script({(): ["a\n\nx", "\n\nnothing"], ("a",): ["a1 \\boxed{1}"]})
+    ctx = _ctx(make_ctx, script, outcome=AnswerScores({"1": 0.7}))
+    [r] = MCTS(value="rollout", simulations=3, children=2, select="score").run(P, ctx)
+    [empty] = [n for n in _nodes(r).values() if n["terminal"] == "empty"]
+    assert empty["value"] == 0.0
+    assert r.answer == "1" and all(c.text.strip() for c in r.candidates)
+
+
 @pytest.mark.parametrize("select", ["visits", "score"])
 def test_estimates_without_any_terminal_still_answer(make_ctx, select):
     ctx = _ctx(make_ctx, tree_script({}, default=["go\n\nx"]), {})

@@ -145,3 +145,22 @@ def test_forest_skips_correction_when_trees_agree(make_ctx):
     [r] = ForestOfThought(trees=3, k=2, breadth=1, max_depth=2).run(P, ctx)
     assert r.answer == "1" and len(ctx.backend.inner.calls) == 2
     assert not any(e.kind == "correction" for e in r.trace)
+
+
+def test_forest_correction_goes_through_the_guardrails(make_ctx):
+    ctx = _ctx(make_ctx, _forest_script, FOREST_SCORES, filters=[("blocklist", {"words": ["Checked"]})])
+    [r] = ForestOfThought(trees=3, k=2, breadth=1, max_depth=2).run(P, ctx)
+    fix = r.candidates[3]
+    assert fix.text == "Checked again. \\boxed{2}" and fix.filtered and "Checked" in fix.filtered
+    assert r.answer == "1" and r.selected == 0  # the filtered correction does not override the consensus
+
+
+def test_a_forced_completion_starts_from_the_best_deepest_open_leaf(make_ctx):
+    tree = {(): ["a\n\nx", "b\n\nx"], ("a",): ["a1\n\nx", "a2\n\nx"], ("a", "a1"): ["a11\n\nx", "a12\n\nx"]}
+    scores = {"a": 0.9, "b": 0.8, "a1": 0.85, "a2": 0.7, "a11": 0.8, "a12": 0.6}
+    ctx = _ctx(make_ctx, tree_script(tree, default=["go on \\boxed{5}"]), scores)
+    [r] = TreeOfThought(search="dfs", k=2, max_depth=6, max_expansions=3, agg="min").run(P, ctx)
+    nodes = _nodes(r)
+    # "a" (0.9) was expanded, so it is no restart point; "a11" and "b" tie at 0.8 and the deeper one wins.
+    assert nodes["go on \\boxed{5}"]["terminal"] == "forced"
+    assert nodes["go on \\boxed{5}"]["parent"] == nodes["a11"]["id"] and r.answer == "5"

@@ -16,15 +16,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from ponder.errors import ConfigError, ScorerError
+from ponder.errors import ConfigError, PonderError, ScorerError
 from ponder.scorers.base import ProcessScorer, aggregate, score_steps
 from ponder.scorers.outcome_as_process import as_process_scorer
 from ponder.search.expand import Stepper
 from ponder.search.tree import Node, Tree
 from ponder.strategies.base import Context
 from ponder.types import Candidate, Message
+
+T = TypeVar("T")
 
 VOTE_SYSTEM = (
     "You compare partial solutions of a problem. Analyse each choice briefly, then conclude with a last line "
@@ -51,7 +54,7 @@ def process_scorer(ctx: Context) -> ProcessScorer:
 def score_nodes(ctx: Context, tree: Tree, nodes: Sequence[Node], agg: str, extras: Sequence[str] = ()) -> None:
     """Set ``score`` and ``value`` of ``nodes`` (one scorer call); ``extras[i]`` is text scored beyond node i."""
     paths = [tree.steps(n, extras[i] if extras else "") for i, n in enumerate(nodes)]
-    todo = [i for i, p in enumerate(paths) if p]
+    todo = [i for i, p in enumerate(paths) if p and nodes[i].terminal != "empty"]  # empty: a dead end, 0
     for i in set(range(len(nodes))) - set(todo):
         nodes[i].score = nodes[i].value = 0.0
     if not todo:
@@ -64,7 +67,8 @@ def score_nodes(ctx: Context, tree: Tree, nodes: Sequence[Node], agg: str, extra
 
 def checked_scores(ctx: Context, tree: Tree, paths: list[list[str]]) -> list[list[float]]:
     """The process scorer's step scores of ``paths`` (continuing the tree's prompt), validated."""
-    scores = score_steps(process_scorer(ctx), tree.problem, paths, prompt=tree.prompt)
+    scorer = process_scorer(ctx)
+    scores = typed(lambda: score_steps(scorer, tree.problem, paths, prompt=tree.prompt), "process scorer")
     if len(scores) != len(paths):
         raise ScorerError(f"process scorer returned {len(scores)} score lists for {len(paths)} candidates")
     for path, s in zip(paths, scores, strict=True):
@@ -73,13 +77,24 @@ def checked_scores(ctx: Context, tree: Tree, paths: list[list[str]]) -> list[lis
     return [[float(x) for x in s] for s in scores]
 
 
+def typed(call: Callable[[], T], what: str) -> T:
+    """``call()``, with any error that is not ponder's own raised as a ScorerError (so a search keeps its tree)."""
+    try:
+        return call()
+    except PonderError:
+        raise
+    except Exception as exc:
+        raise ScorerError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
 def score_solutions(ctx: Context, tree: Tree, texts: Sequence[str], agg: str) -> list[float]:
     """Values of complete solutions: the outcome scorer if any, else the aggregated process score."""
     if not texts:
         return []
     if ctx.scorer is not None:
         cands = [Candidate(text=t, answer=ctx.task.extract_answer(t)) for t in texts]
-        values = [float(v) for v in ctx.scorer.score(tree.problem, cands)]
+        scorer = ctx.scorer
+        values = [float(v) for v in typed(lambda: scorer.score(tree.problem, cands), "outcome scorer")]
         if len(values) != len(texts) or not all(math.isfinite(v) for v in values):
             raise ScorerError(f"outcome scorer returned {values!r} for {len(texts)} solutions")
         return values

@@ -8,7 +8,8 @@ delimiter and ``max_tokens = max_step_tokens``. What comes back decides the chil
 - a final answer in the step (``\\boxed{}``, or the task's own ``is_final_step``): terminal "answer";
 - cut at ``max_step_tokens`` (the model never wrote the delimiter): the chunk counts as a step and the next
   one continues it mid-text, so depth still grows and the depth limit still ends the search;
-- any other stop (end of sequence, a user stop string): terminal "eos" ("empty" when nothing was written).
+- any other stop (end of sequence, a user stop string): terminal "eos" ("empty" when nothing was written:
+  a dead end, valued 0, never a candidate nor a beam slot).
 
 A *final* round (the depth limit) generates without the delimiter stop, up to ``final_tokens``, so every
 path ends with a complete answer. Each call gets its own seed derived from the run's seed and a call

@@ -21,7 +21,7 @@ from typing import Any
 from ponder.errors import BudgetExhausted, ConfigError, PonderError, ScorerError, StrategyError
 from ponder.search.expand import Stepper
 from ponder.search.levels import Evaluate, rank_key, regroup
-from ponder.search.tree import Tree
+from ponder.search.tree import Node, Tree
 from ponder.strategies.base import (
     Context,
     filter_events,
@@ -62,20 +62,31 @@ def check_budget(ctx: Context, who: str, need: int, what: str) -> None:
 
 
 def ensure_finished(trees: Sequence[Tree], stepper: Stepper, evaluate: Evaluate) -> None:
-    """Force a completion (no delimiter stop) from the best open node of every group with no finished node."""
+    """Force a completion (no delimiter stop) from the best open leaf of every group with no finished node
+    (see ``_restart_key``)."""
     leaves = []
     for tree in trees:
         for group in tree.groups():
             if tree.finished(group):
                 continue
-            open_nodes = [n for n in tree.nodes[1:] if n.group == group and not n.finished] or [tree.root]
-            leaves.append((tree, min(open_nodes, key=lambda n: (n.pruned is not None, *rank_key(n))), group))
+            mine = [n for n in tree.nodes[1:] if n.group == group and not n.finished]
+            open_leaves = [n for n in mine if all(tree.nodes[k].terminal == "empty" for k in n.children)]
+            leaves.append((tree, min(open_leaves or [tree.root], key=_restart_key), group))
     if not leaves:
         return
     kids = stepper.expand([(t, n) for t, n, _ in leaves], 1, "forced")
     for (_, _, group), [child] in zip(leaves, kids, strict=True):
         child.group = group
     evaluate(regroup(trees, [(t, n) for t, n, _ in leaves], kids))
+
+
+def _restart_key(node: Node) -> tuple[int, float, int, int]:
+    """Best first: the frontier (kept, or left unexplored when the search stopped), then nodes pruned by rank,
+    then those below a threshold; within each, the higher value, then the deeper node, then the earlier one."""
+    why = node.pruned or ""
+    tier = 0 if not why or why.startswith("unexplored") else 2 if "below threshold" in why else 1
+    value, node_id = rank_key(node)
+    return tier, value, -node.depth, node_id
 
 
 def candidates_of(tree: Tree, ctx: Context, group: int | None = None) -> tuple[Candidate, ...]:

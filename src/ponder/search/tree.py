@@ -55,6 +55,11 @@ class Node:
     def finished(self) -> bool:
         return self.terminal is not None
 
+    @property
+    def solution(self) -> bool:
+        """A finished path that is a candidate: "empty" (the model wrote nothing) ends a path without one."""
+        return self.terminal is not None and self.terminal != "empty"
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
@@ -127,8 +132,8 @@ class Tree:
         return sum(n.n_tokens for n in self.path(node))
 
     def finished(self, group: int | None = None) -> list[Node]:
-        """Terminal nodes (of one group, when given), in creation order."""
-        return [n for n in self.nodes if n.finished and (group is None or n.group == group)]
+        """Solutions (terminal nodes but "empty" ones) of one group, when given, in creation order."""
+        return [n for n in self.nodes if n.solution and (group is None or n.group == group)]
 
     def groups(self) -> list[int]:
         return sorted({n.group for n in self.nodes[1:]}) or [0]

@@ -18,7 +18,7 @@ from ponder.search.checks import int_at_least
 from ponder.search.expand import Stepper
 from ponder.search.finish import candidates_of, keep_partial, pick
 from ponder.search.tree import Tree
-from ponder.strategies.base import Context, filter_events, first_with_answer, majority_vote, result
+from ponder.strategies.base import Context, filter_events, first_with_answer, guard, majority_vote, result
 from ponder.strategies.tree_of_thought import TreeOfThought
 from ponder.types import Candidate, Message, Problem, Result, TraceEvent
 
@@ -85,10 +85,11 @@ class ForestOfThought(TreeOfThought):
             messages[-1] = Message(last.role, f"{last.content}\n\n{CORRECTION.format(answers=shown)}")
             prompts.append(ctx.backend.render(messages))
         gens = stepper.call(prompts, [t.problem.id for t in trees], 1, max_tokens=stepper.final_tokens)
-        out = []
-        for gen in gens:
+        out: list[Candidate] = []
+        for tree, gen in zip(trees, gens, strict=True):
             c = gen.completions[0]
-            out.append(Candidate(text=c.text, answer=ctx.task.extract_answer(c.text), n_tokens=c.n_tokens))
+            draft = Candidate(text=c.text, answer=ctx.task.extract_answer(c.text), n_tokens=c.n_tokens)
+            out.extend(guard(tree.problem, [draft], ctx))  # the same guardrails as the trees' solutions
         return out
 
     def combine(
@@ -107,7 +108,7 @@ class ForestOfThought(TreeOfThought):
         selected = first_with_answer(candidates, answer, ctx)
         if fix is not None:
             candidates.append(fix)
-            trace.append(TraceEvent("correction", {"shown": totals, "answer": fix.answer}))
-            if fix.answer is not None:
+            trace += [*filter_events([fix]), TraceEvent("correction", {"shown": totals, "answer": fix.answer})]
+            if fix.answer is not None and fix.filtered is None:
                 answer, selected = fix.answer, len(candidates) - 1
         return result(self, tree.problem, ctx, answer, candidates, trace, selected)

@@ -90,6 +90,12 @@ class MCTS:
         return results
 
     def _check(self, ctx: Context) -> Context:
+        if self.value == "rollout" and getattr(ctx.scorer, "needs_logprobs", False):
+            name = getattr(ctx.scorer, "name", type(ctx.scorer).__name__)
+            raise ConfigError(
+                f"mcts value='rollout' scores rollouts by their text, but scorer {name!r} needs token logprobs: "
+                "use a text scorer (rule, judge, prm, public_tests) or value='estimate'"
+            )
         if self.value == "estimate" or ctx.scorer is None:
             ctx = with_process_scorer(ctx, f"{self.name} with value={self.value!r}")
         if self.simulations is None and ctx.backend.meter.budget.max_completion_tokens is None:
@@ -142,13 +148,14 @@ class MCTS:
 
     def _score_complete(self, tree: Tree, children: list[Node], ctx: Context) -> list[tuple[Node, float]]:
         """Score the finished children and the rollout (if any) of one expansion as complete solutions."""
-        done = [k for k in children if k.finished]
+        done = [k for k in children if k.solution]
         rolled = [k for k in children if "rollout" in k.info]
         texts = [k.prefix for k in done] + [k.prefix + k.info["rollout"]["text"] for k in rolled]
         values = score_solutions(ctx, tree, texts, self.agg)
-        for node, v in zip(done + rolled, values, strict=True):
+        dead = [k for k in children if k.terminal == "empty"]  # wrote nothing: value 0, no candidate
+        for node, v in zip(done + rolled + dead, [*values, *(0.0 for _ in dead)], strict=True):
             node.value = v
-        return list(zip(done + rolled, values, strict=True))
+        return [(k, k.value or 0.0) for k in done + rolled + dead]
 
     def _complete_best(self, trees: Sequence[Tree], stepper: Stepper) -> None:
         """Complete a node once where the final pick would find no solution: the end of the most visited path
@@ -161,7 +168,7 @@ class MCTS:
             else:
                 end = min((n for n in tree.nodes if not n.finished), key=rank_key, default=tree.root)
                 scope = tree.nodes
-            if not end.finished and not any(n.finished or "rollout" in n.info for n in scope):
+            if not end.finished and not any(n.solution or "rollout" in n.info for n in scope):
                 todo.append((tree, end))
         if not todo:
             return
@@ -179,7 +186,7 @@ class MCTS:
         owners: list[Node] = []
         drafts: list[Candidate] = []
         for node in tree.nodes:
-            if node.finished:
+            if node.solution:
                 owners.append(node)
                 drafts.append(tree.candidate(node, ctx.task))
             if "rollout" in node.info:
