@@ -77,7 +77,7 @@ def test_fork_bomb_is_stopped(sandbox: Sandbox, tmp_path: Path) -> None:
         "import os\nos.system('touch {marker}')",
         "import os\nos.execv('/usr/bin/touch', ['touch', {marker!r}])",
         "import os\nos.posix_spawn('/usr/bin/touch', ['touch', {marker!r}], {{}})",
-        "import multiprocessing\nmultiprocessing.Process(target=print).start()",
+        "import multiprocessing\nmultiprocessing.Process(target=open, args=({marker!r}, 'w')).start()",
     ],
 )
 def test_starting_programs_is_stopped(sandbox: Sandbox, tmp_path: Path, attempt: str) -> None:
@@ -129,12 +129,35 @@ def _accept(server: socket.socket) -> object:
         "import os\nos.chdir('/')\nopen({relative!r}, 'a').write('x')",
         "import os\nos.symlink({outside!r}, 'link')\nopen('link', 'w').write('x')",
         "import pathlib\npathlib.Path({outside!r}).write_text('x')",
+        "import os\nd = os.open({folder!r}, os.O_RDONLY)\nos.open('outside.txt', os.O_CREAT | os.O_WRONLY, dir_fd=d)",
+        "import sqlite3\nsqlite3.connect({outside!r}).execute('create table t (x)')",
+        "import os\nos.mkfifo({outside!r})",
     ],
 )
 def test_writing_outside_the_directory_is_stopped(sandbox: Sandbox, tmp_path: Path, attempt: str) -> None:
     outside = tmp_path / "outside.txt"
-    run_escape(sandbox, attempt.format(outside=str(outside), relative=str(outside).lstrip("/")))
+    run_escape(sandbox, attempt.format(outside=str(outside), relative=str(outside).lstrip("/"), folder=str(tmp_path)))
     assert not outside.exists()
+
+
+def test_raising_its_own_limits_is_stopped(sandbox: Sandbox) -> None:
+    result = run_escape(sandbox, "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))")
+    assert "changing resource limits is not allowed" in (result.outcomes[1].error or "")
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        '{"start": "x"}\n{"index": "y", "passed": 1}\n',  # malformed records
+        '{"index": 0, "passed": true}\n',  # an outcome for a test that is not running
+        "z" * (3 << 20),  # an endless line
+    ],
+)
+def test_junk_on_the_result_channel_is_ignored(sandbox: Sandbox, junk: str) -> None:
+    attempt = f"import os\nos.write(3, {junk!r}.encode())\nassert False"  # fd 3: the runner's channel
+    result = sandbox.run(PROGRAM, ["assert double(1) == 3", attempt, AFTER])
+    assert [o.passed for o in result.outcomes] == [False, False, True]
+    assert result.outcomes[1].error == "AssertionError"
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,18 @@ by ponder itself and uses the standard library only. It reads a JSON payload fro
   open files (RLIMIT_NOFILE), processes (RLIMIT_NPROC; the kernel ignores it for root), no core dumps;
 - points stdout at /dev/null and keeps a private duplicate of the original stdout as the result channel;
 - installs an audit hook (PEP 578) that refuses: process creation (fork, exec, spawn, system, subprocess),
-  signals to other processes, sockets and DNS, ctypes, and any file write, create, delete, rename, link or
-  mode change outside the sandbox's temporary directory.
+  signals to other processes, sockets and DNS, ctypes, changing rlimits, walking the interpreter's objects
+  (``gc.get_objects``/referrers) or other threads' frames, opening a directory outside the sandbox (its fd
+  would let ``dir_fd`` calls reach outside), and any file write, create, delete, rename, link, mode change or
+  SQLite database outside the sandbox's temporary directory; ``mkfifo``/``mknod`` are removed.
 
 It then runs the program once and each test in turn (from ``start``), writing one JSON line per event to
 the channel: ``{"setup": ...}`` after the program, ``{"start": i}`` before test i and ``{"index": i,
 "passed": ..., "error": ..., "value": ...}`` after it. A test that is a single expression reports the
 ``repr`` of its value (for clustering candidates by behaviour). Audit hooks cannot be removed, but they
-are not a security boundary against a determined attacker: the parent adds namespaces where it can.
+are not a security boundary against a determined attacker: code running in this interpreter can reach the
+runner's frames (``sys._getframe(1).f_locals``: the tests, the channel) and forge results; the parent
+adds namespaces where it can. Grade adversarial code in a container or VM.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ _BLOCKED = {
     "socket.gethostbyname": "network access",
     "ctypes.dlopen": "loading native code (ctypes)",
     "ctypes.dlsym": "loading native code (ctypes)",
+    "resource.setrlimit": "changing resource limits",
+    "resource.prlimit": "changing resource limits",
+    "gc.get_objects": "walking the interpreter's objects",
+    "gc.get_referrers": "walking the interpreter's objects",
+    "gc.get_referents": "walking the interpreter's objects",
+    "sys._current_frames": "reading other threads' frames",
 }
 _BLOCKED_IMPORTS = {"_posixsubprocess", "_ctypes", "_socket", "socket", "_multiprocessing"}
 _PATH_EVENTS = {
@@ -57,6 +67,7 @@ _PATH_EVENTS = {
     "os.rename": 2,
     "os.link": 2,
     "os.symlink": 2,
+    "sqlite3.connect": 1,
 }
 """Events whose first one or two arguments are paths that must lie inside the sandbox directory."""
 
@@ -69,6 +80,20 @@ def _inside(root: str, path: Any) -> bool:
     return resolved == root or resolved.startswith(root + os.sep)
 
 
+def _check_open(root: str, path: Any, mode: Any, flags: Any) -> None:
+    """Refuse opening for writing, or opening a directory (whose fd ``dir_fd`` calls would resolve against),
+    outside ``root``."""
+    if path is None or _inside(root, path):
+        return
+    writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+        isinstance(flags, int) and flags & _WRITE_FLAGS
+    )
+    if writes:
+        raise PermissionError(f"sandbox: writing {os.fsdecode(path)!r} outside the sandbox directory")
+    if os.path.isdir(os.fsdecode(path)):
+        raise PermissionError(f"sandbox: opening directory {os.fsdecode(path)!r} outside the sandbox is not allowed")
+
+
 def _make_hook(root: str) -> Any:
     """The audit hook enforcing the sandbox's rules; it raises PermissionError naming the refused event."""
 
@@ -78,12 +103,7 @@ def _make_hook(root: str) -> Any:
         if event == "import" and args and args[0] in _BLOCKED_IMPORTS:
             raise PermissionError(f"sandbox: importing {args[0]} is not allowed")
         if event == "open" and len(args) >= 3:
-            path, mode, flags = args[0], args[1], args[2]
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS
-            )
-            if writes and path is not None and not _inside(root, path):
-                raise PermissionError(f"sandbox: writing {os.fsdecode(path)!r} outside the sandbox directory")
+            _check_open(root, *args[:3])
         count = _PATH_EVENTS.get(event)
         if count is not None:
             for path in args[:count]:
@@ -106,8 +126,21 @@ def _set_limits(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _disable_special_files() -> None:
+    """Remove ``mkfifo`` / ``mknod`` (they raise no audit event) from ``os`` and ``posix``."""
+    import posix
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise PermissionError("sandbox: creating special files is not allowed")
+
+    for module in (os, posix):
+        for name in ("mkfifo", "mknod"):
+            if hasattr(module, name):
+                setattr(module, name, refused)
+
+
 def _emit(channel: Any, record: dict[str, Any]) -> None:
-    channel.write(json.dumps(record) + "\n")
+    channel.write("\n" + json.dumps(record) + "\n")  # on a line of its own, whatever was written before
     channel.flush()
 
 
@@ -140,6 +173,7 @@ def main() -> None:
     os.dup2(devnull, 1)
     _set_limits(payload["limits"])
     root = os.path.realpath(os.getcwd())
+    _disable_special_files()
     sys.addaudithook(_make_hook(root))
     namespace: dict[str, Any] = {"__name__": "__sandbox__", "__builtins__": __builtins__}
     try:

@@ -24,12 +24,9 @@ the child fails the current test and the rest go on in a new process; the caller
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,13 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ponder.code.child import crash_reason, kill_group, namespace_prefix, scrubbed_env
 from ponder.errors import ConfigError
 
 __all__ = ["Limits", "Sandbox", "SandboxResult", "TestOutcome"]
 
 Isolation = Literal["auto", "namespaces", "process"]
 _RUNNER = Path(__file__).with_name("runner.py")
-_NAMESPACE_FLAGS = ("--net", "--pid", "--fork", "--kill-child")
+_MAX_FIELD = 4000
+"""Longest error or value text kept from a record."""
+_MAX_LINE = 1 << 20
+"""Longest line read from the child (the runner's records are far shorter)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class Limits:
     file_mb: int = 16
     """Largest file the code may write, in MiB (RLIMIT_FSIZE)."""
     processes: int = 64
-    """RLIMIT_NPROC for non-root users (threads count too); root is held back by the audit hook instead."""
+    """RLIMIT_NPROC for non-root users; the kernel counts every process and thread of the user, the host's
+    included, so raise it when the host runs many threads. Root is held back by the audit hook instead."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.timeout, int | float) or not 0 < self.timeout <= 3600:
@@ -135,7 +137,7 @@ class Sandbox:
         self.python = python or sys.executable
         self._prefix: list[str] = []
         if isolation != "process":
-            self._prefix = _namespace_prefix()
+            self._prefix = namespace_prefix()
             if not self._prefix and isolation == "namespaces":
                 raise ConfigError("isolation='namespaces' needs a working `unshare` (root or user namespaces)")
         self.isolation = "namespaces" if self._prefix else "process"
@@ -173,20 +175,20 @@ class Sandbox:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 cwd=workdir,
-                env=_scrubbed_env(workdir),
+                env=scrubbed_env(workdir),
                 start_new_session=True,
             )
             try:
                 setup_error, setup_seen = _feed_and_collect(proc, payload, self.limits.timeout, outcomes)
             finally:
-                _kill_group(proc)
+                kill_group(proc)
             err.seek(0)
             stderr = err.read()[-4000:].decode("utf-8", "replace")
         if setup_error is None and not setup_seen:
-            return _crash_reason(proc.returncode, stderr), stderr
+            return crash_reason(proc.returncode, stderr), stderr
         missing = [i for i in range(start, len(tests)) if i not in outcomes]
         if setup_error is None and missing and missing[0] == start:
-            outcomes[start] = TestOutcome(start, False, _crash_reason(proc.returncode, stderr))
+            outcomes[start] = TestOutcome(start, False, crash_reason(proc.returncode, stderr))
         return setup_error, stderr
 
 
@@ -204,6 +206,7 @@ def _feed_and_collect(
         pass
     current: int | None = None
     setup_seen = False
+    n_tests = len(payload["tests"])
     clock = {"deadline": time.monotonic() + timeout}
     for record in _records(proc.stdout.fileno(), clock):
         if record is None:  # the step overran its wall time
@@ -214,21 +217,31 @@ def _feed_and_collect(
             return None, True
         if "setup" in record:
             setup_seen = True
-            if not record["setup"]:
-                return str(record.get("error")), True
+            if record["setup"] is not True:
+                return _text(record.get("error")) or "the program failed", True
         elif "start" in record:
-            current, clock["deadline"] = int(record["start"]), time.monotonic() + timeout
-        else:
-            index = int(record["index"])
-            outcomes[index] = TestOutcome(index, bool(record["passed"]), record.get("error"), value=record.get("value"))
+            start = record["start"]
+            if isinstance(start, int) and not isinstance(start, bool) and 0 <= start < n_tests:
+                current, clock["deadline"] = start, time.monotonic() + timeout
+        elif current is not None and record.get("index") == current and isinstance(record.get("passed"), bool):
+            error, value = _text(record.get("error")), _text(record.get("value"))
+            outcomes[current] = TestOutcome(current, record["passed"], error, value=value)
             current = None
+        # anything else (malformed, or an outcome of no running test) is not the runner's: ignored
     return None, setup_seen
+
+
+def _text(value: Any) -> str | None:
+    """A record's text field as a bounded string (None stays None)."""
+    return None if value is None else str(value)[:_MAX_FIELD]
 
 
 def _records(fd: int, clock: dict[str, float]) -> Iterator[dict[str, Any] | None]:
     """JSON records read line by line from ``fd``; yields None (and stops) when ``clock["deadline"]`` (which
     the reader moves on as tests start) passes first."""
     buffer = b""
+    poller = select.poll()  # not select.select: it fails on descriptors >= 1024
+    poller.register(fd, select.POLLIN)
     while True:
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
@@ -238,8 +251,9 @@ def _records(fd: int, clock: dict[str, float]) -> Iterator[dict[str, Any] | None
                 continue  # not a record of the runner
             if isinstance(record, dict):
                 yield record
+        buffer = buffer[-_MAX_LINE:]  # a line longer than any record is not one: keep memory bounded
         remaining = clock["deadline"] - time.monotonic()
-        ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+        ready = poller.poll(max(remaining, 0) * 1000) if remaining > 0 else []
         if not ready:
             yield None
             return
@@ -247,53 +261,3 @@ def _records(fd: int, clock: dict[str, float]) -> Iterator[dict[str, Any] | None
         if not chunk:
             return
         buffer += chunk
-
-
-def _crash_reason(returncode: int | None, stderr: str) -> str:
-    """A readable reason for a child that died in the middle of a test."""
-    code = returncode or 0
-    signum = -code if code < 0 else code - 128 if code > 128 else 0
-    if signum == signal.SIGXCPU:
-        return "CPU time limit exceeded"
-    if signum == signal.SIGKILL:
-        return "killed (SIGKILL; memory or CPU limit)"
-    tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
-    detail = f": {tail[0][:300]}" if tail else ""
-    return f"the process exited during the test (status {code}){detail}"
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the child's whole session (it is its own process group) and reap it."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def _scrubbed_env(workdir: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
-
-
-def _namespace_prefix() -> list[str]:
-    """``unshare`` flags giving fresh network and PID namespaces when that works here, else []."""
-    tool = shutil.which("unshare")
-    if tool is None or not sys.platform.startswith("linux"):
-        return []
-    for extra in ([], ["--user", "--map-root-user"]):
-        prefix = [tool, *extra, *_NAMESPACE_FLAGS]
-        try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return []
