@@ -46,6 +46,19 @@ def test_formulas_and_prose_are_not_examples() -> None:
     assert [(e.call, e.expected) for e in public_examples(prompt, "f")] == [("f(2)", "3")]
 
 
+def test_example_forms_of_humaneval_prompts() -> None:
+    prompt = (
+        'def f(x):\n    """\n    f(1) ==> True\n    f(2) = False\n    >>> f(3) == True\n'
+        '    >>> f(4) == True\n    True\n    >>> f(5) == f(6)\n    """\n'
+    )
+    assert [(e.call, e.expected) for e in public_examples(prompt, "f")] == [
+        ("f(1)", "True"),  # "==>" is not "==" followed by "> True"
+        ("f(2)", "False"),
+        ("f(3)", "True"),  # a comparison with no output line is the example itself
+        ("f(4) == True", "True"),  # with an output line, the line is the expected value
+    ]  # "f(5) == f(6)" compares two calls: no literal expected value
+
+
 def test_probe_inputs_are_deterministic_and_start_with_the_examples() -> None:
     examples = public_examples(PROMPT, "add_one")
     first = probe_inputs(examples, 6, seed=1)

@@ -1,8 +1,9 @@
 """Public examples read from a function's docstring, probe inputs made from them, and runnable programs.
 
 ``public_examples(prompt, entry_point)`` finds the worked examples a coding prompt shows its reader:
-doctest lines (``>>> f(1, 2)`` followed by the expected output) and example lines such as
-``f(1, 2) == 3``, ``f(1, 2) ➞ 3``, ``f(1, 2) => 3``, ``f(1, 2) -> 3``, ``f(1, 2) returns 3``. Each becomes
+doctest lines (``>>> f(1, 2)`` followed by the expected output, or ``>>> f(1, 2) == 3`` alone) and example
+lines such as ``f(1, 2) == 3``, ``f(1, 2) ==> 3``, ``f(1, 2) ➞ 3``, ``f(1, 2) => 3``, ``f(1, 2) -> 3``,
+``f(1, 2) returns 3``, ``f(1, 2) = 3``. Each becomes
 an ``Example`` whose ``test`` is an ``assert``. Only what the prompt shows is used: hidden tests never
 reach this module. ``probe_inputs`` mutates the examples' literal arguments (deterministically, from a
 seed) into fresh inputs on which candidate programs can be compared. ``build_program`` joins the prompt
@@ -20,7 +21,8 @@ from typing import Any
 
 __all__ = ["Example", "build_program", "code_key", "probe_inputs", "public_examples"]
 
-_ARROWS = ("==", "➞", "=>", "->", "should return", "returns")
+_ARROWS = ("==>", "==", "➞", "=>", "->", "should return", "returns", "=")
+"""Tried in order: a longer arrow before its prefix ("==>" before "==", "=" last)."""
 _OPERATOR_START = tuple("+-*/%=<>&|^")
 """Text after an expected value that starts like this means the value was part of a formula: not an example."""
 
@@ -74,7 +76,18 @@ def _doctest_example(call: str, following: list[str], entry_point: str) -> Examp
         expected = " ".join(output[:count])
         if _is_literal(expected):
             return Example(call, expected, _literal_args(call))
-    return None
+    return _comparison_example(call, entry_point)
+
+
+def _comparison_example(text: str, entry_point: str) -> Example | None:
+    """``f(args) == literal`` written as a doctest line with no output below it."""
+    node = ast.parse(text, mode="eval").body
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+        return None
+    call, expected = ast.get_source_segment(text, node.left), ast.get_source_segment(text, node.comparators[0])
+    if call is None or expected is None or not call.startswith(f"{entry_point}(") or not _is_literal(expected):
+        return None
+    return Example(call, expected, _literal_args(call))
 
 
 def _arrow_example(text: str, entry_point: str) -> Example | None:
