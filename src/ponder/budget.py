@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ponder.backends.base import Backend, Wrapper
-from ponder.errors import BudgetExhausted, ConfigError
+from ponder.errors import BackendError, BudgetExhausted, ConfigError
 from ponder.types import Generation, SamplingParams, Usage
 
 
@@ -113,7 +113,13 @@ class Metered(Wrapper):
                 raise BudgetExhausted(f"budget exhausted: {remaining} tokens left for {samples} samples")
             params = params.replace(max_tokens=min(params.max_tokens, share))
         start = time.perf_counter()
-        out = self.inner.generate(prompts, params, n)
+        try:
+            out = self.inner.generate(prompts, params, n)
+        except BackendError as exc:  # what the backend finished before failing was spent all the same
+            if exc.spent:
+                spent = sum((self._usage_of(g) for g in exc.spent), Usage(calls=1))
+                self.meter.charge(spent + Usage(wall_seconds=time.perf_counter() - start), {})
+            raise
         wall = time.perf_counter() - start
         parts = [self._usage_of(g) for g in out]
         computed = sum(p.processed_prompt_tokens + p.completion_tokens for p in parts) or 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -14,11 +15,13 @@ class ConfigError(PonderError, ValueError):
 
 
 class BackendError(PonderError):
-    """A backend failed. ``retryable`` says whether trying again may help."""
+    """A backend failed. ``retryable`` says whether trying again may help; ``spent`` holds the generations
+    (``ponder.types.Generation``) it finished and paid for before failing, so that metering can charge them."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, spent: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.spent = tuple(spent)
 
 
 class BudgetExhausted(PonderError):

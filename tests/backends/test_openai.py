@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import openai
@@ -423,3 +424,27 @@ def test_closing_during_a_call_is_a_backend_error(make: Make, server: FixtureSer
     backend._request = first_closes  # type: ignore[method-assign]
     with pytest.raises(BackendError, match="closed during the call"):
         backend.generate(["p"], PARAMS, n=3)
+
+
+def test_a_failed_request_still_charges_the_replies_that_came_back(make: Make, server: FixtureServer) -> None:
+    backend = make(native_n=False)
+    request, lock, returned = backend._request, threading.Lock(), []
+
+    def second_fails(*args: object) -> object:
+        with lock:
+            number = len(returned) + 1
+            returned.append(None)
+        if number == 2:
+            raise BackendError("scripted failure", retryable=False)
+        reply = request(*args)  # type: ignore[arg-type]
+        returned[number - 1] = reply
+        return reply
+
+    backend._request = second_fails  # type: ignore[method-assign]
+    metered = Metered(backend)
+    with pytest.raises(BackendError, match="scripted failure") as info:
+        metered.generate(["p"], PARAMS, n=3)
+    ok = [r for r in returned if r is not None]
+    assert len(ok) == 2 and len(info.value.spent) == 2  # the other two requests were waited for
+    assert metered.usage.completion_tokens == sum(c.n_tokens for r in ok for c in r.completions) > 0
+    assert metered.usage.prompt_tokens == sum(r.prompt_tokens for r in ok) and metered.usage.calls == 1

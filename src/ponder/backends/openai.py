@@ -27,7 +27,7 @@ import openai
 from ponder.backends.base import Capabilities, check_request
 from ponder.backends.openai_prompts import Template, decode_any, decode_chat, encode_chat, jinja_template, render_chatml
 from ponder.backends.openai_retry import OpenAIBackendError, RetryPolicy, call_with_retries
-from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs
+from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs, spent_of, take
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Completion, Generation, Message, SamplingParams
 
@@ -209,7 +209,7 @@ class OpenAIBackend:
         samples: list[list[Completion]] = [[] for _ in prompts]
         spent = [[0, 0] for _ in prompts]  # prompt tokens, cached prompt tokens: every request processes the prompt
         for (p, _, _), reply in zip(jobs, replies, strict=True):
-            _take(samples, spent, p, reply, len(reply.completions))
+            take(samples, spent, p, reply, len(reply.completions))
         self._top_up(payloads, params, n, logprobs, samples, spent)
         return [Generation(tuple(s[:n]), *spent[p]) for p, s in enumerate(samples)]
 
@@ -226,7 +226,7 @@ class OpenAIBackend:
         missing = [(p, i) for p, got in enumerate(samples) for i in range(len(got), n)]
         fns = [self._job(payloads[p], params, 1, params.sample_seed(i), logprobs) for p, i in missing]
         for (p, _), reply in zip(missing, self._run_all(fns), strict=True):
-            _take(samples, spent, p, reply, 1)
+            take(samples, spent, p, reply, 1)
 
     def _payload(self, prompt: str) -> dict[str, Any]:
         """The prompt part of a request: ``messages`` in chat mode, ``prompt`` in completions mode."""
@@ -257,22 +257,25 @@ class OpenAIBackend:
             raise BackendError(f"{what} returned no choices", retryable=True)
         return reply
 
-    def _run_all(self, fns: Sequence[Callable[[], T]]) -> list[T]:
-        """Run ``fns`` on the pool, results in order; the first failure cancels what has not started."""
+    def _run_all(self, fns: Sequence[Callable[[], Reply]]) -> list[Reply]:
+        """Run ``fns`` on the pool, results in order. The first failure cancels what has not started, waits
+        for what has, and raises a BackendError whose ``spent`` holds the replies that came back."""
         if len(fns) <= 1:
             return [fn() for fn in fns]
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ponder-openai")
             pool = self._pool
-        futures: list[Future[T]] = []
+        futures: list[Future[Reply]] = []
         try:
             futures += [pool.submit(fn) for fn in fns]
             return [f.result() for f in futures]
         except (CancelledError, RuntimeError) as exc:  # the pool was shut down: close() during the call
             if not self._closed:
                 raise
-            raise BackendError("this OpenAI backend was closed during the call") from exc
+            raise BackendError("this OpenAI backend was closed during the call", spent=spent_of(futures)) from exc
+        except BackendError as exc:
+            raise BackendError(str(exc), retryable=exc.retryable, spent=spent_of(futures)) from exc
         finally:
             for f in futures:
                 f.cancel()
@@ -289,10 +292,3 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self._model!r}, base_url={str(self._client.base_url)!r})"
-
-
-def _take(samples: list[list[Completion]], spent: list[list[int]], p: int, reply: Reply, k: int) -> None:
-    """Add ``reply``'s first ``k`` completions to prompt ``p``'s samples and its prompt tokens to ``spent``."""
-    samples[p].extend(reply.completions[:k])
-    spent[p][0] += reply.prompt_tokens
-    spent[p][1] += reply.cached_prompt_tokens

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from ponder.backends.openai_retry import OpenAIBackendError
-from ponder.types import Completion, FinishReason, SamplingParams, TokenLogprob
+from ponder.types import Completion, FinishReason, Generation, SamplingParams, TokenLogprob
 
 MAX_SERVER_STOPS = 4
 TOKENS_PER_WORD = 1.3
@@ -192,3 +193,20 @@ def _cut_logprobs(logprobs: tuple[TokenLogprob, ...] | None, cut: int) -> tuple[
         kept.append(tok)
         offset += len(tok.token)
     return tuple(kept)
+
+
+def spent_of(futures: Sequence[Future[Reply]]) -> list[Generation]:
+    """The replies of ``futures`` that came back (cancelling those not started, waiting for the others)."""
+    for f in futures:
+        f.cancel()
+    done = [f for f in futures if not f.cancelled() and f.exception() is None]
+    return [
+        Generation(tuple(r.completions), r.prompt_tokens, r.cached_prompt_tokens) for r in (f.result() for f in done)
+    ]
+
+
+def take(samples: list[list[Completion]], spent: list[list[int]], p: int, reply: Reply, k: int) -> None:
+    """Add ``reply``'s first ``k`` completions to prompt ``p``'s samples and its prompt tokens to ``spent``."""
+    samples[p].extend(reply.completions[:k])
+    spent[p][0] += reply.prompt_tokens
+    spent[p][1] += reply.cached_prompt_tokens
