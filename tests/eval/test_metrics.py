@@ -113,6 +113,19 @@ def test_paired_comparison():
     assert cmp.diff.low > 0
 
 
+def test_paired_comparison_counts_problems_not_seeds():
+    # One problem of four differs, on all ten seeds: one problem's worth of evidence, not ten.
+    a = {(f"p{i}", s): i == 0 or i == 1 for i in range(4) for s in range(10)}
+    b = {(f"p{i}", s): i == 1 for i in range(4) for s in range(10)}
+    cmp = paired(a, b)
+    assert (cmp.a_only, cmp.b_only) == (1, 0) and cmp.p_value == 1.0
+    assert cmp.diff.mean == pytest.approx(0.25) and cmp.diff.n == 4
+    # Seeds that disagree within a problem: the problem counts for the side with the higher mean.
+    mixed_a = {("q", 0): True, ("q", 1): True, ("q", 2): False}
+    mixed_b = {("q", 0): False, ("q", 1): False, ("q", 2): True}
+    assert (paired(mixed_a, mixed_b).a_only, paired(mixed_a, mixed_b).b_only) == (1, 0)
+
+
 def test_flops_and_exchange_rate():
     assert inference_flops(1e9, 1000) == 2e12
     assert pretraining_flops(1e9, 1e12) == 6e21

@@ -46,7 +46,7 @@ def test_report_files_hold_the_accuracy_of_the_records(finished: EvalConfig):
                 by_problem.setdefault(r["problem_id"], []).append(r["correct"])
             accuracy = sum(sum(v) / len(v) for v in by_problem.values()) / len(by_problem)
             assert f"| {budget} | 2 | 6 | {accuracy:.3f} [" in markdown
-    assert "By difficulty level" in markdown and "maj@k" in markdown and "McNemar" in markdown
+    assert "By difficulty level" in markdown and "maj@k" in markdown and "sign test" in markdown
     page = paths["html"].read_text()
     assert page.count("data:image/png;base64,") == 5 and "<table>" in page
     data = json.loads(paths["json"].read_text())
@@ -92,6 +92,12 @@ def test_a_newer_configuration_of_a_series_supersedes_the_older_records(finished
     assert after[("self_consistency", 4)].accuracy.mean == pytest.approx(flipped)
     assert after[("best_of_n", 4)].accuracy == before[("best_of_n", 4)].accuracy
     assert any(f"{len(newer)} record(s) superseded" in m for m in summary.messages)
+
+
+def test_a_problem_that_failed_in_several_runs_counts_once(finished: EvalConfig):
+    error = {"config": "ghost", "problem_id": "p9", "error": "BackendError: down"}
+    (finished.out / "errors.jsonl").write_text((json.dumps(error) + "\n") * 3)  # three runs, same failure
+    assert summarize(finished.out).errors == 1
 
 
 def test_exchange_rate_section(finished: EvalConfig):

@@ -14,9 +14,10 @@ the queue, to whichever actor is free first (at most ``max_attempts`` tries; the
 entries, retried by the next run). A job that raises inside an actor is handled there as in a local run
 (failed problems become error entries); a ConfigError stops the run, as locally.
 
-Multi-node clusters need ponder (and the backend's extras) installed on every node, and the output
-directory's cache file on a shared filesystem or ``--no-cache``. Ray is an optional extra (``ray``),
-imported only here.
+Multi-node clusters need ponder (and the backend's extras) installed on every node, and ``--no-cache`` or a
+``--cache`` path on each node's local disk: the generation cache is SQLite in write-ahead-log mode, which
+needs every process using a file to be on one host (not a network filesystem). Ray is an optional extra
+(``ray``), imported only here.
 """
 
 from __future__ import annotations

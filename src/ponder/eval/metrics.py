@@ -8,7 +8,10 @@
 - ``bootstrap_ci``: percentile bootstrap over problems (seeded numpy), the unit of resampling being the
   problem: with several seeds, a problem's value is its mean over seeds and all its seeds move together.
 - ``paired``: two configurations on the problems both have: difference of means with a paired bootstrap
-  CI, and McNemar's exact test on the discordant (problem, seed) pairs (binomial tail with ``math.comb``).
+  CI over problems, and an exact sign test over problems (binomial tail with ``math.comb``) on those where
+  one configuration did better, seeds averaged within a problem first; with one seed it is McNemar's exact
+  test on the discordant problems. Seeds of one problem are not independent, so they are never counted as
+  separate pairs.
 
 FLOPs (Snell et al., 2024, §7): inference costs 2·N·D_inference FLOPs (N parameters, D tokens processed:
 prompt tokens computed plus generated tokens) and pretraining 6·N·D_pretrain. ``Usage.flops`` is already the
@@ -148,10 +151,11 @@ class Comparison:
     diff: Estimate
     """Mean of A - B with its paired bootstrap 95% CI."""
     a_only: int
-    """(problem, seed) pairs A got right and B wrong."""
+    """Problems where A did better than B (mean over seeds; with one seed: A right, B wrong)."""
     b_only: int
+    """Problems where B did better than A."""
     p_value: float
-    """Exact McNemar test on ``a_only`` vs ``b_only``."""
+    """Exact two-sided sign test on ``a_only`` vs ``b_only`` (McNemar's exact test with one seed)."""
 
 
 def paired(
@@ -165,8 +169,8 @@ def paired(
     diffs: dict[Hashable, list[float]] = {}
     for key in common:
         diffs.setdefault(key[0], []).append(float(a[key]) - float(b[key]))
-    a_only = sum(1 for k in common if a[k] and not b[k])
-    b_only = sum(1 for k in common if b[k] and not a[k])
+    means = [sum(d) / len(d) for d in diffs.values()]
+    a_only, b_only = sum(1 for m in means if m > 0), sum(1 for m in means if m < 0)
     return Comparison(estimate(diffs, seed=seed), a_only, b_only, mcnemar_exact(a_only, b_only))
 
 

@@ -106,7 +106,7 @@ def summarize(run_dir: str | Path, exchange: Exchange | None = None) -> Summary:
     summary = Summary(
         run_dir=str(run_dir),
         records=len(records),
-        errors=len(open_errors),
+        errors=len({(e.get("config"), e.get("problem_id")) for e in open_errors}),
         points=agg.points(records, open_errors),
         level_points=level_points,
         k_curves=agg.k_curves(records),
@@ -203,7 +203,7 @@ def _pair_table(pairs: list[agg.Pair]) -> Table:
          f"{p.result.p_value:.3g}")
         for p in pairs
     )  # fmt: skip
-    return Table(("task", "budget", "A - B", "difference [95% CI]", "A only / B only right", "McNemar p"), rows)
+    return Table(("task", "budget", "A - B", "difference [95% CI]", "problems A / B better", "sign test p"), rows)
 
 
 def _exchange_section(ex: dict[str, Any]) -> Section:
@@ -237,7 +237,11 @@ def sections(summary: Summary, images: list[Path]) -> list[Section]:
         text = "maj@k and unbiased pass@k from the first k candidates of each series' largest budget."
         out.append(Section("maj@k and pass@k", (text,), _curve_tables(summary.k_curves)))
     if summary.comparisons:
-        text = "Each series against the first one of its task, paired over (problem, seed)."
+        text = (
+            "Each series against the first one of its task, paired over problems (seeds averaged within a "
+            "problem): difference with a bootstrap 95% CI, and an exact sign test on the problems where one did "
+            "better (McNemar's exact test with one seed)."
+        )
         out.append(Section("Paired comparisons", (text,), (_pair_table(summary.comparisons),)))
     if summary.exchange:
         out.append(_exchange_section(summary.exchange))
