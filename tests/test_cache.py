@@ -104,6 +104,25 @@ def test_unseeded_calls_and_different_params_are_not_shared(tmp_path: Path):
     assert sample_key("fake", "m", "p", PARAMS, 0) != sample_key("fake", "m2", "p", PARAMS, 0)
 
 
+class Served(FakeBackend):
+    """A fake HTTP backend: the same model name, served from ``url``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.identity = f"{self.model}@{url}"
+
+
+def test_two_servers_with_one_model_name_do_not_share_samples(tmp_path: Path):
+    store = SampleStore(tmp_path / "c.sqlite")
+    first, second = Served("http://a/v1"), Served("http://b/v1")
+    CachedBackend(first, store, owner=False).generate(PROMPTS, PARAMS, 2)
+    CachedBackend(second, store, owner=False).generate(PROMPTS, PARAMS, 2)
+    assert len(second.calls) == 1  # not replayed from the other server's samples
+    again = Served("http://a/v1")
+    CachedBackend(again, store, owner=False).generate(PROMPTS, PARAMS, 2)
+    assert again.calls == []  # the same server: replayed
+
+
 def test_logprobs_and_finish_reasons_survive_the_round_trip(tmp_path: Path):
     reply = FakeReply("one two three", top=[{" one": -0.5, " uno": -1.0}])
     fake = FakeBackend([reply])

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ponder.backends.base import Backend, Wrapper
+from ponder.backends.base import Backend, Wrapper, identity_of
 from ponder.errors import ConfigError
 from ponder.types import Completion, Generation, SamplingParams, TokenLogprob
 
@@ -233,7 +233,8 @@ class CachedBackend(Wrapper):
         return [self._assemble(j, prompt, plan, fresh.get(j), params) for j, prompt in enumerate(prompts)]
 
     def _plan(self, prompts: Sequence[str], params: SamplingParams, n: int) -> _Plan:
-        keys = [[sample_key(self.name, self.model, p, params, i) for i in range(n)] for p in prompts]
+        who = identity_of(self.inner)
+        keys = [[sample_key(self.name, who, p, params, i) for i in range(n)] for p in prompts]
         stored = self.store.get([k for row in keys for k in row])
         found = {k: v for k, v in stored.items() if v.logprobs >= _level(params.logprobs)}
         starts = {j: next(i for i, k in enumerate(row) if k not in found) for j, row in enumerate(keys)

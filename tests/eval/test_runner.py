@@ -195,3 +195,17 @@ def test_a_configuration_error_stops_the_run_instead_of_failing_every_problem(ma
     assert RunStore(config.out).errors() == []
     with pytest.raises(ConfigError, match="needs a scorer"):
         run_eval(make_config(strategies=("best_of_n",), seeds=(0,), workers=3), backend=FakeBackend())
+
+
+def test_a_backend_identity_beyond_its_model_name_is_part_of_the_configuration(make_config: Make, tmp_path: Path):
+    class Served(FakeBackend):
+        identity = "fake@http://b/v1"
+
+    plain = make_config(out=tmp_path / "plain", budgets=(1,), seeds=(0,))
+    served = make_config(out=tmp_path / "served", budgets=(1,), seeds=(0,))
+    run_eval(plain, backend=FakeBackend())
+    run_eval(served, backend=Served())
+    [a], [b] = ({r["config"] for r in records(c.out)} for c in (plain, served))
+    assert a != b  # a resumed run against another server redoes its problems instead of skipping them
+    run_eval(plain, backend=FakeBackend())
+    assert {r["config"] for r in records(plain.out)} == {a}  # no identity: the model decides, as before

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ponder.errors import ConfigError
 from ponder.types import Generation, Message, SamplingParams
@@ -75,6 +75,10 @@ class Wrapper:
         return self.inner.model
 
     @property
+    def identity(self) -> str:
+        return identity_of(self.inner)
+
+    @property
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities
 
@@ -84,6 +88,13 @@ class Wrapper:
 
     def render(self, messages: Sequence[Message]) -> str:
         return self.inner.render(messages)
+
+
+def identity_of(backend: Any) -> str:
+    """What makes ``backend``'s samples its own: its ``identity`` when it has one (e.g. an HTTP backend's
+    model and server URL, since two servers can serve different weights under one model name), else its
+    model. Generation caches and eval configurations key on it."""
+    return str(getattr(backend, "identity", None) or backend.model)
 
 
 def check_request(prompts: Sequence[str], n: int) -> None:

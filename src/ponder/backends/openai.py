@@ -290,5 +290,10 @@ class OpenAIBackend:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             self._client.close()
 
+    @property
+    def identity(self) -> str:
+        """The model and the server serving it (see ``backends.base.identity_of``)."""
+        return f"{self.model}@{self._client.base_url}"
+
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self._model!r}, base_url={str(self._client.base_url)!r})"

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from ponder import api
-from ponder.backends.base import Backend
+from ponder.backends.base import Backend, identity_of
 from ponder.cache import CachedBackend, CacheStats, SampleStore
 from ponder.catalog import Registries, make_registries
 from ponder.errors import ConfigError
@@ -162,6 +162,8 @@ def _cells(env: Env) -> list[Cell]:
     }
     if cfg.total_budget_tokens is not None:  # only when set, so hashes of runs without it are unchanged
         common["total_budget_tokens"] = cfg.total_budget_tokens
+    if identity_of(env.backend) != env.backend.model:  # e.g. the server URL of an HTTP backend
+        common["backend_identity"] = identity_of(env.backend)
 
     def full(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
         return to_jsonable(config_of(api.get_strategy(strategy, env.reg, **params)))  # type: ignore[no-any-return]
