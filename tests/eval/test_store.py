@@ -91,3 +91,16 @@ def test_out_must_be_a_directory(tmp_path: Path):
     file.write_text("x")
     with pytest.raises(ConfigError, match="must be a directory"):
         RunStore(file)
+
+
+def test_cache_statistics_reach_problems_whose_prompts_are_json_encoded_chats() -> None:
+    from ponder.backends.openai_prompts import encode_chat
+    from ponder.cache import CacheStats
+    from ponder.eval.records import attribute_cache
+    from ponder.types import Message, Problem
+
+    latex = Problem('Find $\\frac{1}{2}$ of "ten".\nAnswer briefly.', id="latex")
+    plain = Problem("What is 2 + 2?", id="plain")
+    prompts = {encode_chat([Message("user", p.question)]): CacheStats(hits=i + 1) for i, p in enumerate([latex, plain])}
+    stats = attribute_cache(prompts, [latex, plain])
+    assert (stats["latex"].hits, stats["plain"].hits) == (1, 2)

@@ -18,6 +18,7 @@ question (the longest such question wins when one question contains another).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -94,8 +95,10 @@ def attribute_cache(prompt_stats: Mapping[str, CacheStats], problems: Sequence[P
     question it contains; the longest question wins; prompts matching none are left out)."""
     out = {p.id: CacheStats() for p in problems}
     by_length = sorted(problems, key=lambda p: -len(p.question))
+    # as written in the prompt: plain, or JSON-escaped (chat-mode HTTP backends encode messages as JSON)
+    forms = {p.id: (p.question, json.dumps(p.question, ensure_ascii=False)[1:-1]) for p in problems}
     for prompt, stats in prompt_stats.items():
-        owner = next((p for p in by_length if p.question in prompt), None)
+        owner = next((p for p in by_length if any(f in prompt for f in forms[p.id])), None)
         if owner is None and len(problems) == 1:
             owner = problems[0]
         if owner is not None:
