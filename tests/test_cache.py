@@ -123,6 +123,26 @@ def test_two_servers_with_one_model_name_do_not_share_samples(tmp_path: Path):
     assert again.calls == []  # the same server: replayed
 
 
+class PerSample(FakeBackend):
+    """A backend without native n: every sample is a request that processes the prompt again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.capabilities = dataclasses.replace(self.capabilities, native_n=False)
+
+    def generate(self, prompts, params, n=1):
+        return [dataclasses.replace(g, prompt_tokens=g.prompt_tokens * n) for g in super().generate(prompts, params, n)]
+
+
+@pytest.mark.parametrize(("first", "then"), [(8, 2), (2, 8), (4, 4)])
+def test_replays_charge_the_prompt_of_each_sample_when_the_backend_pays_per_sample(tmp_path: Path, first, then):
+    once = FakeBackend().generate(PROMPTS[:1], PARAMS, 1)[0].prompt_tokens
+    cached = CachedBackend(PerSample(), tmp_path / "c.sqlite")
+    cached.generate(PROMPTS[:1], PARAMS, first)
+    [gen] = cached.generate(PROMPTS[:1], PARAMS, then)
+    assert gen.prompt_tokens == then * once  # what a cold run of `then` samples costs, whatever ran before
+
+
 def test_logprobs_and_finish_reasons_survive_the_round_trip(tmp_path: Path):
     reply = FakeReply("one two three", top=[{" one": -0.5, " uno": -1.0}])
     fake = FakeBackend([reply])

@@ -242,19 +242,27 @@ class CachedBackend(Wrapper):
         return _Plan(keys, found, starts)
 
     def _store_new(self, plan: _Plan, fresh: dict[int, Generation], start: int, wall: float, logprobs: int) -> None:
-        """Store newly generated samples ``start..n-1``, each with its share of the call's wall time (by tokens)."""
-        new: list[tuple[str, Completion, Generation, float]] = []
+        """Store newly generated samples ``start..n-1``, each with its share of the call's wall time (by tokens)
+        and its prompt's tokens: the prompt's, or with a backend that processes the prompt once per sample (no
+        native ``n``), its share, so that a replay of k samples charges k shares."""
+        new: list[tuple[str, Completion, tuple[int, int], float]] = []
         for j, gen in fresh.items():
-            processed = (gen.prompt_tokens - gen.cached_prompt_tokens) / max(1, len(gen.completions))
+            k = max(1, len(gen.completions))
+            processed = (gen.prompt_tokens - gen.cached_prompt_tokens) / k
+            prompt = (gen.prompt_tokens, gen.cached_prompt_tokens)
+            if self._per_sample:
+                prompt = (round(gen.prompt_tokens / k), round(gen.cached_prompt_tokens / k))
             for key, completion in zip(plan.keys[j][start:], gen.completions, strict=True):
                 if key not in plan.found:
-                    new.append((key, completion, gen, processed + completion.n_tokens))
+                    new.append((key, completion, prompt, processed + completion.n_tokens))
         total = sum(weight for *_, weight in new) or 1.0
-        rows = [
-            (key, CachedSample(c, g.prompt_tokens, g.cached_prompt_tokens, wall * weight / total, logprobs))
-            for key, c, g, weight in new
-        ]
+        rows = [(key, CachedSample(c, *p, wall * weight / total, logprobs)) for key, c, p, weight in new]
         self.store.put(rows)
+
+    @property
+    def _per_sample(self) -> bool:
+        """Whether the inner backend processes a prompt once per sample (it has no native ``n``)."""
+        return not self.inner.capabilities.native_n
 
     def _assemble(self, j: int, prompt: str, plan: _Plan, gen: Generation | None, params: SamplingParams) -> Generation:
         """Prompt j's Generation: cached samples where stored, else the fresh ones, with the logprobs
@@ -270,6 +278,11 @@ class CachedBackend(Wrapper):
         with self._lock:
             self.stats.add(stats)
             self.prompt_stats.setdefault(prompt, CacheStats()).add(stats)
+        if self._per_sample:  # every sample, replayed or new, paid for the prompt
+            hits = [h for h in cached[:start] if h is not None]
+            tokens = sum(h.prompt_tokens for h in hits) + (gen.prompt_tokens if gen else 0)
+            reused = sum(h.cached_prompt_tokens for h in hits) + (gen.cached_prompt_tokens if gen else 0)
+            return Generation(tuple(completions), tokens, reused)
         source = gen if gen is not None else cached[0]
         assert source is not None  # a prompt is either generated or served in full
         return Generation(tuple(completions), source.prompt_tokens, source.cached_prompt_tokens)
