@@ -51,8 +51,17 @@ def test_each_revision_sees_the_last_attempts_of_its_own_chain_only(make_ctx):
 
 def test_context_window_zero_means_independent_samples(make_ctx):
     ctx = make_ctx(backend=FakeBackend(["\\boxed{3}"]))
-    run_chunks(get_strategy("revisions", n=4, sequential=2, context_window=0), P, ctx, 8)
+    run_chunks(get_strategy("revisions", n=6, sequential=3, context_window=0), P, ctx, 8)
     assert not any("previous attempts" in p for p in prompts_of(ctx))
+    drawn = [params.sample_seed(i) for _, params, n in ctx.backend.inner.calls for i in range(n)]
+    assert len(drawn) == 6 and len(set(drawn)) == 6  # six attempts, six seeds: no attempt repeats another
+
+
+@pytest.mark.parametrize("window", [1, 2])
+def test_each_step_draws_new_sample_positions(make_ctx, window):
+    ctx = make_ctx(backend=FakeBackend(["\\boxed{3}"]))
+    run_chunks(get_strategy("revisions", n=6, sequential=3, context_window=window), P, ctx, 8)
+    assert [params.first_sample for _, params, _ in ctx.backend.inner.calls] == [0, 2, 4]
 
 
 def test_majority_over_all_revisions_not_the_last(make_ctx):

@@ -34,7 +34,7 @@ from ponder.strategies.base import (
     to_candidate,
 )
 from ponder.strategies.depth_common import Chain, check_choice, check_int, conversation, generate, pick_best
-from ponder.types import Candidate, Problem, Result, SamplingParams, TraceEvent
+from ponder.types import Candidate, Completion, Problem, Result, SamplingParams, TraceEvent
 
 REVISION_NOTE = (
     "Here are your previous attempts at this problem. They may contain mistakes.\n\n{attempts}\n\n"
@@ -114,13 +114,28 @@ class Revisions:
         for step in range(2, self.sequential + 1):
             windows = [self._window(c) for c in chains]
             prompts = [conversation(ctx, c.problem, [], self._note(c, w)) for c, w in zip(chains, windows, strict=True)]
-            for k, (chain, comp) in enumerate(zip(chains, generate(ctx, chains, prompts, params), strict=True)):
+            revised = self._revise(ctx, chains, prompts, params, step, parallel)
+            for k, (chain, comp) in enumerate(zip(chains, revised, strict=True)):
                 cand = to_candidate(comp, ctx.task)
                 seen = [(k % parallel) * self.sequential + w for w in windows[k]]
                 chain.versions.append(cand)
                 chain.trace.append(self._event(k % parallel, step, cand, seen))
             ctx.advance(len(chains))
         return chains
+
+    def _revise(
+        self, ctx: Context, chains: list[Chain], prompts: list[str], params: SamplingParams, step: int, parallel: int
+    ) -> list[Completion]:
+        """One revision per chain, in one batched call. Step ``step`` draws samples from (step - 1) * parallel on
+        (the drafts are samples 0 .. parallel - 1), so no step repeats another's seeds; with context_window=0
+        the chains of a problem share one prompt, asked once for ``parallel`` distinct samples."""
+        tail = params.replace(first_sample=params.first_sample + (step - 1) * parallel)
+        if self.context_window:
+            return generate(ctx, chains, prompts, tail)
+        heads = list(range(0, len(chains), parallel))
+        tags = [chains[k].problem.id for k in heads]
+        gens = ctx.backend.generate([prompts[k] for k in heads], tail, parallel, tags=tags)
+        return [c for g in gens for c in g.completions]
 
     def _window(self, chain: Chain) -> list[int]:
         """Chain-local indices of the attempts a revision sees."""
