@@ -105,3 +105,22 @@ def test_refine_the_winner_of_best_of_n(make_ctx):
     [r] = run_chunks(strategy, PROBLEMS[:1], ctx, 8)
     assert [c.answer for c in r.candidates] == ["20", "21"] and r.answer == "21"
     assert r.trace[0].kind == "draft" and r.trace[0].data["source"] == "best_of_n"
+
+
+def test_a_sampler_without_draw_runs_with_the_composing_strategys_settings(make_ctx):
+    backend = FakeBackend(["\\boxed{42}"])
+    ctx = make_ctx(backend=backend)
+    sampler = {"strategy": "deliberate"}  # no temperature of its own: the composing strategy's applies
+    outer = get_strategy("self_consistency", n=2, temperature=0.9, max_tokens=77, sampler=sampler)
+    run_chunks(outer, PROBLEMS[:1], ctx, 1)
+    assert {(p.temperature, p.max_tokens) for _, p, _ in backend.calls} == {(0.9, 77)}
+    assert len({p.seed for _, p, _ in backend.calls}) >= 2  # distinct seeds per drawn candidate
+
+
+def test_an_unseeded_run_stays_unseeded_through_a_sampler(make_ctx):
+    from ponder.types import SamplingParams
+
+    backend = FakeBackend(["\\boxed{42}"])
+    ctx = make_ctx(backend=backend, params=SamplingParams(seed=None, max_tokens=64))
+    run_chunks(get_strategy("self_consistency", n=2, sampler={"strategy": "cot"}), PROBLEMS[:1], ctx, 1)
+    assert [p.seed for _, p, _ in backend.calls] == [None, None]

@@ -88,9 +88,9 @@ def draw(
     if hasattr(sampler, "draw"):
         return sampler.draw(problems, ctx, params, n)  # type: ignore[no-any-return]
     out: list[list[Candidate]] = [[] for _ in problems]
-    base_seed = params.seed or 0
     for i in range(params.first_sample, params.first_sample + n):  # a later batch continues the seeds
-        sub = dataclasses.replace(ctx, params=ctx.params.replace(seed=base_seed * 1009 + i))
+        seed = None if params.seed is None else params.seed * 1009 + i  # unseeded stays unseeded
+        sub = dataclasses.replace(ctx, params=params.replace(seed=seed, first_sample=0))  # the caller's settings
         for slot, res in zip(out, sampler.run(problems, sub), strict=True):
             slot.append(chosen(res))
     return out
