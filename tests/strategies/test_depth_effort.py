@@ -68,3 +68,17 @@ def test_every_level_builds_a_valid_strategy(name, level):
     except (PonderError, ImportError):
         pytest.skip(f"{name} is not importable yet")
     get_strategy(name, **apply_effort(name, level, {}))
+
+
+@pytest.mark.parametrize(
+    ("mine", "split"),
+    [({"parallel": 2}, (64, 2, 32)), ({"sequential": 8}, (64, 8, 8)), ({"parallel": 2, "sequential": 3}, (6, 2, 3))],
+)
+def test_a_partial_revisions_split_keeps_the_levels_total(mine, split):
+    r = get_strategy("revisions", **apply_effort("revisions", "high", mine))
+    assert (r.n, r.parallel, r.sequential) == split
+
+
+def test_a_users_min_thinking_raises_the_levels_maximum():
+    b = get_strategy("budget_forcing", **apply_effort("budget_forcing", "medium", {"min_thinking": 2000}))
+    assert (b.min_thinking, b.max_thinking) == (2000, 2000)

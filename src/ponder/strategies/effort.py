@@ -101,12 +101,27 @@ def apply_effort(strategy_name: str, level: str, params: Mapping[str, Any]) -> d
 def _reconcile(strategy_name: str, budget: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The level's budget adjusted so it cannot clash with what the user set explicitly."""
     if strategy_name == "revisions" and {"n", "sequential", "parallel"} & set(params):
-        return {k: v for k, v in budget.items() if k not in ("n", "sequential", "parallel")}
+        rest = {k: v for k, v in budget.items() if k not in ("n", "sequential", "parallel")}
+        return {**rest, **_split(budget, params)}
     if strategy_name == "budget_forcing" and "min_thinking" in budget:
         top = params.get("max_thinking", budget.get("max_thinking"))
         if isinstance(top, int):
             budget = {**budget, "min_thinking": min(budget["min_thinking"], top)}
+        low = params.get("min_thinking")
+        if isinstance(low, int) and "max_thinking" not in params and isinstance(top, int) and low > top:
+            budget = {**budget, "max_thinking": low}  # the user's floor wins over the level's ceiling
     return budget
+
+
+def _split(budget: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """revisions: the level's total n, split as the user's fixed fields say (the user's n wins outright)."""
+    if "n" in params:
+        return {}
+    if "parallel" in params and "sequential" in params:
+        return {"n": None}  # n = parallel x sequential
+    if "parallel" in params and isinstance(params["parallel"], int) and params["parallel"] > 0:
+        return {"n": budget["n"], "sequential": max(1, budget["n"] // params["parallel"])}
+    return {"n": budget["n"], "parallel": None}  # sequential given: parallel = n / sequential
 
 
 def _fields(strategy_name: str) -> set[str] | None:
