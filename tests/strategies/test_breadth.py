@@ -110,3 +110,16 @@ def test_few_shot_cot_shows_worked_examples(make_ctx):
 def test_bad_n_is_rejected_with_the_value(bad):
     with pytest.raises(ConfigError, match=str(bad)):
         get_strategy("self_consistency", n=bad)
+
+
+def test_best_of_n_vanilla_prefers_an_answer_and_ranks_nan_last(make_ctx):
+    class ByIndex:
+        name, needs_logprobs = "by_index", False
+
+        def score(self, problem, candidates):
+            return [5.0, float("nan"), -2.0][: len(candidates)]  # an abstention, NaN, a negative log-score
+
+    ctx = make_ctx(backend=FakeBackend(["no answer here", boxed("7"), boxed("8")]))
+    ctx.scorer = ByIndex()
+    [r] = run_chunks(get_strategy("best_of_n", n=3), P, ctx, 8)
+    assert r.answer == "8" and r.selected == 2

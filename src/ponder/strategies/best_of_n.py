@@ -1,6 +1,7 @@
 """Best-of-N: sample N candidates, score each with an OutcomeScorer, pick one.
 
-- vanilla: the candidate with the highest score (ties: the earliest).
+- vanilla: the candidate with the highest score among those with an answer (an abstention only when no
+  candidate answered; a missing or NaN score ranks last; ties: the earliest).
 - weighted (Li et al. 2023; Snell et al. 2024): sum the scores of the candidates that share an answer and
   pick the answer with the largest total; needs non-negative scores (probabilities such as judge P(Yes)
   or confidence).
@@ -10,6 +11,7 @@ the scorer's own cost, which the meter charges to the same problem.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -75,7 +77,7 @@ class BestOfN:
         if not self.weighted:
             if not kept:
                 return None, None, TraceEvent("select", {"rule": "max_score", "selected": None})
-            best = max(kept, key=lambda i: (candidates[i].score or 0.0, -i))
+            best = max(kept, key=lambda i: (candidates[i].answer is not None, _finite(candidates[i].score), -i))
             return candidates[best].answer, best, TraceEvent("select", {"rule": "max_score", "selected": best})
         weights = [c.score or 0.0 for c in candidates]
         if any(w < 0 for w in weights):
@@ -83,3 +85,8 @@ class BestOfN:
         answer, totals = majority_vote(candidates, ctx.task, weights)
         selected = first_with_answer(candidates, answer, ctx)
         return answer, selected, TraceEvent("select", {"rule": "weighted_vote", "totals": totals})
+
+
+def _finite(score: float | None) -> float:
+    """A score to rank by: a missing or NaN score ranks below every real one (scores may be negative)."""
+    return -math.inf if score is None or math.isnan(score) else score
