@@ -20,6 +20,18 @@ def _events(result, kind):
     return [e.data for e in result.trace if e.kind == kind]
 
 
+def _policy(tmp_path, strategy, budget, params, *, probe=2, model="fake", estimator="agreement") -> str:
+    """A policy file with one entry (bin 0) for ``strategy`` at ``budget``."""
+    entry = Entry(bin=0, budget=budget, strategy=strategy, params=params)
+    policy = Policy(model=model, task="math", estimator=estimator, probe=probe, entries=[entry])
+    return str(save_policy(policy, tmp_path / "policy.json"))
+
+
+def _drawn(ctx) -> int:
+    """Samples the backend generated, over all calls and prompts."""
+    return sum(n * len(prompts) for prompts, _, n in ctx.backend.inner.calls)
+
+
 def test_default_policy_keeps_easy_probes_and_reuses_them_for_hard_ones(make_ctx):
     ctx = make_ctx(backend=FakeBackend(sequence_script(ANSWERS)))
     easy, hard = run_chunks(get_strategy("adaptive", budget=8), [EASY, HARD], ctx, 8)
@@ -37,47 +49,25 @@ def test_default_policy_keeps_easy_probes_and_reuses_them_for_hard_ones(make_ctx
 
 
 def test_budget_below_the_cheapest_entry_uses_it_and_says_so(make_ctx, tmp_path):
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=2,
-        edges=[],
-        entries=[Entry(bin=0, budget=4, strategy="self_consistency", params={"n": 4})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "self_consistency", 4, {"n": 4})
     ctx = make_ctx(backend=FakeBackend())
-    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=2), [EASY], ctx, 1)
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=2), [EASY], ctx, 1)
     why = _events(res, "policy")[0]["why"]
     assert "budget 2 is below the cheapest entry (4)" in why and len(res.candidates) == 4
 
 
 def test_a_policy_for_another_model_warns_and_is_traced(make_ctx, tmp_path):
-    policy = Policy(
-        model="other",
-        task="math",
-        estimator="entropy",
-        probe=2,
-        entries=[Entry(bin=0, budget=1, strategy="self_consistency", params={"n": 2})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "self_consistency", 1, {"n": 2}, model="other", estimator="entropy")
     ctx = make_ctx(backend=FakeBackend())
     with pytest.warns(UserWarning, match="model 'other' but this run uses model 'fake'"):
-        [res] = run_chunks(get_strategy("adaptive", policy=str(path)), [EASY], ctx, 1)
+        [res] = run_chunks(get_strategy("adaptive", policy=path), [EASY], ctx, 1)
     assert _events(res, "warning")
 
 
 def test_non_reusing_choices_run_afresh_and_keep_the_probe_as_candidates(make_ctx, tmp_path):
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=2,
-        entries=[Entry(bin=0, budget=4, strategy="cot", params={})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "cot", 4, {})
     ctx = make_ctx(backend=FakeBackend())
-    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=4), [EASY], ctx, 1)
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=4), [EASY], ctx, 1)
     assert len(res.candidates) == 3 and res.candidates[res.selected].answer == res.answer
 
 
@@ -108,37 +98,22 @@ def test_a_tiny_batch_budget_falls_back_to_the_probe_vote(make_ctx):
 def test_early_stop_settles_a_self_consistency_choice_on_the_probes_samples(
     make_ctx, tmp_path, early_stop, confidence, samples, reason
 ):
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=2,
-        edges=[],
-        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params={"n": 16})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "self_consistency", 16, {"n": 16})
     ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
-    params = {"policy": str(path), "budget": 16, "early_stop": early_stop, "confidence": confidence}
+    params = {"policy": path, "budget": 16, "early_stop": early_stop, "confidence": confidence}
     [res] = run_chunks(get_strategy("adaptive", **params), [EASY], ctx, 1)
     assert res.answer == "7" and len(res.candidates) == samples
     # Probe (2) plus the choice's own samples: the probe's are its first batch, not drawn again.
-    assert sum(n * len(prompts) for prompts, _, n in ctx.backend.inner.calls) == samples
+    assert _drawn(ctx) == samples
     stops = _events(res, "stop")
     assert [s["reason"] for s in stops] == ([] if reason is None else [reason])
     assert not stops or stops[0]["after"] == samples
 
 
 def test_early_stop_leaves_other_choices_as_they_are(make_ctx, tmp_path):
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=2,
-        entries=[Entry(bin=0, budget=4, strategy="best_of_n", params={"n": 4})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "best_of_n", 4, {"n": 4})
     ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])), scorer="rule")
-    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=4, early_stop=True), [EASY], ctx, 1)
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=4, early_stop=True), [EASY], ctx, 1)
     assert len(res.candidates) == 4 and not _events(res, "stop")
 
 
@@ -148,33 +123,18 @@ def test_adaptive_confidence_out_of_range_names_the_value():
 
 
 def test_early_stop_decides_only_once_the_whole_probe_is_seen(make_ctx, tmp_path):
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=4,
-        edges=[],
-        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params={"n": 16, "batch": 2})],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "self_consistency", 16, {"n": 16, "batch": 2}, probe=4)
     ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
     # At confidence 0.85, 2 agreeing samples would settle the vote (P = 0.875), but 4 are already paid for.
-    params = {"policy": str(path), "budget": 16, "early_stop": True, "confidence": 0.85}
+    params = {"policy": path, "budget": 16, "early_stop": True, "confidence": 0.85}
     [res] = run_chunks(get_strategy("adaptive", **params), [EASY], ctx, 1)
     assert len(res.candidates) == 4 and [s["after"] for s in _events(res, "stop")] == [4]
-    assert sum(n * len(prompts) for prompts, _, n in ctx.backend.inner.calls) == 4
+    assert _drawn(ctx) == 4
 
 
 def test_an_entrys_own_early_stopping_is_kept(make_ctx, tmp_path):
     own = {"n": 16, "early_stop": True, "confidence": None}
-    policy = Policy(
-        model="fake",
-        task="math",
-        estimator="agreement",
-        probe=2,
-        entries=[Entry(bin=0, budget=16, strategy="self_consistency", params=own)],
-    )
-    path = save_policy(policy, tmp_path / "policy.json")
+    path = _policy(tmp_path, "self_consistency", 16, own)
     ctx = make_ctx(backend=FakeBackend(sequence_script(["7"])))
-    [res] = run_chunks(get_strategy("adaptive", policy=str(path), budget=16, early_stop=True), [EASY], ctx, 1)
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=16, early_stop=True), [EASY], ctx, 1)
     assert [s["reason"] for s in _events(res, "stop")] == ["unassailable"] and len(res.candidates) == 8
