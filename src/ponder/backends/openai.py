@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import openai
 
@@ -32,7 +32,6 @@ from ponder.errors import BackendError, ConfigError
 from ponder.types import Completion, Generation, Message, SamplingParams
 
 Mode = Literal["completions", "chat"]
-T = TypeVar("T")
 
 UNSUPPORTED_STATUS = frozenset({400, 422})
 """Statuses with which a server rejects a request parameter it does not support."""

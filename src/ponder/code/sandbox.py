@@ -253,7 +253,7 @@ def _records(fd: int, clock: dict[str, float]) -> Iterator[dict[str, Any] | None
                 yield record
         buffer = buffer[-_MAX_LINE:]  # a line longer than any record is not one: keep memory bounded
         remaining = clock["deadline"] - time.monotonic()
-        ready = poller.poll(max(remaining, 0) * 1000) if remaining > 0 else []
+        ready = poller.poll(remaining * 1000) if remaining > 0 else []
         if not ready:
             yield None
             return

@@ -54,7 +54,7 @@ def process_scorer(ctx: Context) -> ProcessScorer:
 def score_nodes(ctx: Context, tree: Tree, nodes: Sequence[Node], agg: str, extras: Sequence[str] = ()) -> None:
     """Set ``score`` and ``value`` of ``nodes`` (one scorer call); ``extras[i]`` is text scored beyond node i."""
     paths = [tree.steps(n, extras[i] if extras else "") for i, n in enumerate(nodes)]
-    todo = [i for i, p in enumerate(paths) if p and nodes[i].terminal != "empty"]  # empty: a dead end, 0
+    todo = [i for i, p in enumerate(paths) if p and not nodes[i].dead_end]
     for i in set(range(len(nodes))) - set(todo):
         nodes[i].score = nodes[i].value = 0.0
     if not todo:

@@ -70,7 +70,7 @@ def ensure_finished(trees: Sequence[Tree], stepper: Stepper, evaluate: Evaluate)
             if tree.finished(group):
                 continue
             mine = [n for n in tree.nodes[1:] if n.group == group and not n.finished]
-            open_leaves = [n for n in mine if all(tree.nodes[k].terminal == "empty" for k in n.children)]
+            open_leaves = [n for n in mine if all(tree.nodes[k].dead_end for k in n.children)]
             leaves.append((tree, min(open_leaves or [tree.root], key=_restart_key), group))
     if not leaves:
         return

@@ -94,8 +94,8 @@ def survivors(tree: Tree, kids: Sequence[Node], keep: int, threshold: float | No
         ranked = sorted((n for n in kids if n.group == group), key=rank_key)
         slots = 0
         for rank, node in enumerate(ranked, 1):
-            if node.terminal == "empty":
-                continue  # a dead end: neither a candidate nor a slot
+            if node.dead_end:
+                continue
             if threshold is not None and (node.value is None or node.value < threshold):
                 if not node.finished:
                     tree.prune(node, f"value {node.value} below threshold {threshold}")

@@ -56,9 +56,14 @@ class Node:
         return self.terminal is not None
 
     @property
+    def dead_end(self) -> bool:
+        """The path ended with the model writing nothing ("empty"): no candidate, valued 0, no beam slot."""
+        return self.terminal == "empty"
+
+    @property
     def solution(self) -> bool:
-        """A finished path that is a candidate: "empty" (the model wrote nothing) ends a path without one."""
-        return self.terminal is not None and self.terminal != "empty"
+        """A finished path that is a candidate (every terminal node but a dead end)."""
+        return self.finished and not self.dead_end
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -132,7 +137,7 @@ class Tree:
         return sum(n.n_tokens for n in self.path(node))
 
     def finished(self, group: int | None = None) -> list[Node]:
-        """Solutions (terminal nodes but "empty" ones) of one group, when given, in creation order."""
+        """Solutions (terminal nodes but dead ends) of one group, when given, in creation order."""
         return [n for n in self.nodes if n.solution and (group is None or n.group == group)]
 
     def groups(self) -> list[int]:

@@ -10,7 +10,7 @@ the policy's choice for that bin and budget (Snell et al., 2024, with a probe in
 4. Run: problems with the same choice run together. Strategies that take a ``sampler`` (self_consistency,
    best_of_n) get the probe's samples as their first samples, so the probe is not paid twice; others run
    afresh and the probe's samples are appended to their candidates. With ``early_stop``, a
-   self_consistency choice stops sampling once its vote is settled (its "early_stop" trace event).
+   self_consistency choice stops sampling once its vote is settled (its "stop" trace event).
 
 The probe counts against the budget (policy entries are fitted that way, see ``adaptive.fit``). When the
 run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is a batch budget: after

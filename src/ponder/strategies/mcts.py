@@ -152,10 +152,11 @@ class MCTS:
         rolled = [k for k in children if "rollout" in k.info]
         texts = [k.prefix for k in done] + [k.prefix + k.info["rollout"]["text"] for k in rolled]
         values = score_solutions(ctx, tree, texts, self.agg)
-        dead = [k for k in children if k.terminal == "empty"]  # wrote nothing: value 0, no candidate
-        for node, v in zip(done + rolled + dead, [*values, *(0.0 for _ in dead)], strict=True):
+        dead = [k for k in children if k.dead_end]
+        pairs = list(zip(done + rolled + dead, [*values, *[0.0] * len(dead)], strict=True))
+        for node, v in pairs:
             node.value = v
-        return [(k, k.value or 0.0) for k in done + rolled + dead]
+        return pairs
 
     def _complete_best(self, trees: Sequence[Tree], stepper: Stepper) -> None:
         """Complete a node once where the final pick would find no solution: the end of the most visited path
