@@ -141,9 +141,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     sc = curves["self_consistency"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
     reach = {name: _reach(curves[name], target) for name in ("adaptive", *EARLY_STOP)}
-    best, ratio = reach["adaptive"]
-    return {"curves": curves, "sc": sc, "adaptive": curves["adaptive"], "target": target, "best": best,
-            "ratio": ratio, "reach": reach, "policy": policy, "model": policy.model}  # fmt: skip
+    return {"curves": curves, "target": target, "reach": reach, "policy": policy, "model": policy.model}
 
 
 def _reach(curve: list[dict[str, float]], target: dict[str, float]) -> tuple[dict[str, float] | None, float | None]:
@@ -197,13 +195,13 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         for name, points in m["curves"].items()
         for p in points
     )
-    ratio = "not reached" if m["ratio"] is None else f"{m['ratio']:.2f}"
-    best = m["best"]
+    best, found = m["reach"]["adaptive"]
+    ratio = "not reached" if found is None else f"{found:.2f}"
     reach = (
         "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
     )
     policy = m["policy"]
-    first = m["sc"][0]
+    first = m["curves"]["self_consistency"][0]
     if m["target"]["acc"] <= first["acc"]:
         reach += (
             f". Caution: SC N={m['target']['budget']} is no more accurate than SC N={first['budget']} "
