@@ -31,6 +31,8 @@ class Knobs:
     fail_status: int = 503
     retry_after: str | None = "0"
     """Retry-After header sent with those failures (None: no header)."""
+    should_retry: str | None = None
+    """x-should-retry header sent with those failures (None: no header)."""
     error_400: str | None = None
     """When set, every POST gets HTTP 400 with this message in an OpenAI-style error body."""
     n: Literal["ok", "reject", "ignore"] = "ok"
@@ -202,6 +204,8 @@ def _answer(knobs: Knobs, path: str, body: dict[str, Any], number: int) -> tuple
         return 404, _error_body(404, f"no route {path}"), {}
     if number <= knobs.fail_first:
         headers = {"Retry-After": knobs.retry_after} if knobs.retry_after is not None else {}
+        if knobs.should_retry is not None:
+            headers["x-should-retry"] = knobs.should_retry
         return knobs.fail_status, _error_body(knobs.fail_status, "server overloaded, try again"), headers
     problem = _reject(knobs, body)
     if problem:

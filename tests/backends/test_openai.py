@@ -309,6 +309,17 @@ def test_persistent_503_raises_retryable_backend_error(make: Make, server: Fixtu
     assert server.count(COMPLETIONS) == 3
 
 
+@pytest.mark.parametrize(("status", "verdict", "requests"), [(503, "false", 1), (504, "false", 1), (400, "true", 3)])
+def test_server_should_retry_verdict_wins_over_the_status(
+    make: Make, server: FixtureServer, status: int, verdict: str, requests: int
+) -> None:
+    server.knobs.fail_first, server.knobs.fail_status, server.knobs.should_retry = 1000, status, verdict
+    with pytest.raises(BackendError) as info:
+        make(max_retries=2).generate(["q"], PARAMS)
+    assert info.value.retryable is (verdict == "true") and str(status) in str(info.value)
+    assert server.count(COMPLETIONS) == requests
+
+
 def test_bad_request_raises_non_retryable_with_server_message(make: Make, server: FixtureServer) -> None:
     server.knobs.error_400 = "prompt is too long for this model"
     with pytest.raises(BackendError) as info:

@@ -138,13 +138,14 @@ def test_queue_full_is_429_with_retry_after(start: Start):
 
 
 @pytest.mark.parametrize(("retryable", "status"), [(False, 502), (True, 503)])
-def test_backend_down_is_502_or_503_with_retry_after(start: Start, retryable: bool, status: int):
+def test_backend_down_is_502_or_503_retry_only_when_it_may_help(start: Start, retryable: bool, status: int):
     srv = start(DownBackend(retryable))
     for body in ({"model": "ponder:self_consistency?n=2", "messages": Q}, {"model": "fake", "messages": Q}):
         resp = post(srv, body)
         error = error_of(resp, status)
         assert error["type"] == "server_error" and "connection refused" in error["message"]
-        assert int(resp.headers["retry-after"]) > 0
+        assert resp.headers["x-should-retry"] == str(retryable).lower()
+        assert (int(resp.headers["retry-after"]) > 0) if retryable else "retry-after" not in resp.headers
     resp = post(srv, {"model": "fake", "prompt": "hi"}, path="/v1/completions")
     assert error_of(resp, status)["code"] in ("backend_error", "backend_unavailable")
 
@@ -164,7 +165,8 @@ def test_a_failed_run_keeps_the_runs_finished_before_it(start: Start):
 def test_timeout_is_504_and_cancels_the_work(start: Start):
     backend = GatedBackend(block_on=1)
     srv = start(backend, limits=Limits(timeout=0.5))
-    assert error_of(post(srv, {"model": "ponder:self_consistency?n=2", "messages": Q, "n": 3}), 504)
+    resp = post(srv, {"model": "ponder:self_consistency?n=2", "messages": Q, "n": 3})
+    assert error_of(resp, 504) and resp.headers["x-should-retry"] == "false"  # a retry would redo the long work
     [job] = list(srv.state.live)
     assert job.token.cancelled
     backend.release.set()

@@ -2,7 +2,8 @@
 
 Every request of ``OpenAIBackend`` runs through ``call_with_retries``: transient failures (connection errors,
 timeouts, HTTP 408/409/429/5xx) are retried with exponential backoff plus jitter, honouring the server's
-``Retry-After`` / ``retry-after-ms`` headers; whatever still fails becomes an ``OpenAIBackendError`` (a
+``Retry-After`` / ``retry-after-ms`` headers and its ``x-should-retry`` verdict (as the openai client does: a
+ponder server says "false" for its 504 timeouts and permanent 502s, which would only burn the same work again); whatever still fails becomes an ``OpenAIBackendError`` (a
 ``BackendError``) carrying the HTTP status and the server's own message. The openai client's built-in
 retries are switched off so that this is the one place that retries. This module builds no requests and
 parses no replies (see ``openai_wire``).
@@ -67,6 +68,9 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
+        verdict = exc.response.headers.get("x-should-retry", "").strip().lower()
+        if verdict in ("true", "false"):
+            return verdict == "true"
         return exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500
     return False
 

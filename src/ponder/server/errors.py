@@ -2,8 +2,9 @@
 
 ``APIError`` is what the server's own code raises for a bad request or a refusal (401, 404, 413, 429, 504).
 ``from_exception`` maps ponder's typed errors onto statuses: a ConfigError or TaskError is the client's
-mistake (400); a BackendError is the model server's failure (503 when retrying may help, else 502, both
-with ``Retry-After``); anything else is a 500 whose details stay in the server log. ``install`` registers
+mistake (400); a BackendError is the model server's failure (503 with ``Retry-After`` when retrying may
+help, else 502); a timeout is 504. Server failures carry ``x-should-retry`` (the openai client's convention):
+"false" for 502 and 504, where a retry would only repeat the same failure or the same long work; anything else is a 500 whose details stay in the server log. ``install`` registers
 handlers so that every error, including FastAPI's own (unknown route, wrong method), has that body.
 This module does not decide what is an error; the routes do.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,7 +27,9 @@ from ponder.server.worker import Cancelled
 log = logging.getLogger("ponder.server")
 
 RETRY_AFTER_BACKEND = "2"
-"""Seconds a client is asked to wait after a backend failure (502/503)."""
+"""Seconds a client is asked to wait after a transient backend failure (503)."""
+NO_RETRY = MappingProxyType({"x-should-retry": "false"})
+"""Headers of a failure that the same request would only repeat."""
 
 
 @dataclass
@@ -67,13 +71,13 @@ def from_exception(exc: BaseException) -> APIError:
     if isinstance(exc, BudgetExhausted):
         return APIError(400, str(exc), code="budget_exhausted")
     if isinstance(exc, BackendError):
-        status = 503 if exc.retryable else 502
-        code = "backend_unavailable" if exc.retryable else "backend_error"
-        return APIError(
-            status, f"backend failed: {exc}", "server_error", None, code, {"Retry-After": RETRY_AFTER_BACKEND}
-        )
+        message = f"backend failed: {exc}"
+        if exc.retryable:
+            retry = {"Retry-After": RETRY_AFTER_BACKEND, "x-should-retry": "true"}
+            return APIError(503, message, "server_error", None, "backend_unavailable", retry)
+        return APIError(502, message, "server_error", None, "backend_error", NO_RETRY)
     if isinstance(exc, Cancelled):
-        return APIError(504, f"request cancelled: {exc}", "timeout_error", None, "cancelled")
+        return APIError(504, f"request cancelled: {exc}", "timeout_error", None, "cancelled", NO_RETRY)
     log.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
     return APIError(500, f"internal server error ({type(exc).__name__})", "server_error", None, "internal_error")
 
