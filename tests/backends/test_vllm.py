@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ponder.api import load_backend
-from ponder.backends.vllm import request_params, to_completion, to_generation
+from ponder.backends.vllm import engine_identity, request_params, to_completion, to_generation
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Message, SamplingParams
 
@@ -119,6 +119,15 @@ def test_unfinished_or_malformed_outputs_are_backend_errors():
     two = RequestOutput("r", None, [1], None, [sample("a", [1]), sample("b", [2])])
     with pytest.raises(BackendError, match="2 outputs"):
         to_generation([two], SamplingParams())
+
+
+def test_engine_identity_keeps_options_that_change_the_samples():
+    base = {"model": "m", "seed": 0, "gpu_memory_utilization": 0.9, "max_model_len": None, "dtype": "auto"}
+    assert engine_identity("m", base) == "m"  # the cache and eval configurations of earlier runs stay valid
+    assert engine_identity("m", {**base, "gpu_memory_utilization": 0.5, "tensor_parallel_size": 2}) == "m"
+    awq = engine_identity("m", {**base, "quantization": "awq"})
+    bf16 = engine_identity("m", {**base, "dtype": "bfloat16"})
+    assert len({"m", awq, bf16}) == 3 and "quantization=awq" in awq and "dtype=bfloat16" in bf16
 
 
 def test_missing_vllm_is_a_config_error_naming_the_extra():

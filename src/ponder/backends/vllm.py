@@ -29,10 +29,34 @@ from ponder.backends.base import Capabilities, check_request
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Completion, Generation, Message, SamplingParams, TokenLogprob
 
-__all__ = ["VLLMBackend", "request_params", "to_completion", "to_generation", "to_logprobs"]
+__all__ = ["VLLMBackend", "engine_identity", "request_params", "to_completion", "to_generation", "to_logprobs"]
 
 MAX_LOGPROBS = 20
 """Alternatives per position ponder asks for at most (SamplingParams.logprobs is capped at 20)."""
+SAME_SAMPLES = frozenset(
+    {
+        "model",
+        "seed",
+        "gpu_memory_utilization",
+        "max_model_len",
+        "tensor_parallel_size",
+        "enable_prefix_caching",
+        "enforce_eager",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "swap_space",
+        "disable_log_stats",
+    }
+)
+"""Engine options that change where and how fast the model runs, not what it samples (seeds are per
+request); every other option (dtype, quantization, revision, kv_cache_dtype, ...) is part of the identity."""
+
+
+def engine_identity(model: str, options: Mapping[str, Any]) -> str:
+    """What makes this engine's samples its own (see ``backends.base.identity_of``): the model, plus every
+    option that can change the samples, so that the cache never replays a bf16 model's samples for an AWQ one."""
+    own = {k: v for k, v in sorted(options.items()) if k not in SAME_SAMPLES and not (k == "dtype" and v == "auto")}
+    return model + "".join(f"|{k}={v}" for k, v in own.items())
 
 
 def import_vllm() -> Any:
@@ -161,6 +185,7 @@ class VLLMBackend:
         self._sampling = vllm.SamplingParams
         self._tokenizer = self._llm.get_tokenizer()
         self.model = model
+        self.identity = engine_identity(model, options)
         self.n_params = n_params
         self.capabilities = Capabilities(
             logprobs=True,
