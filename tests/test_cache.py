@@ -90,6 +90,19 @@ def test_first_sample_continues_a_run_exactly():
         PARAMS.replace(first_sample=-1)
 
 
+def test_chains_at_offsets_share_samples_with_plain_calls(tmp_path: Path):
+    """A call with per-prompt offsets reads and writes the samples at those positions, both ways; a prompt
+    whose sample is missing is generated with its own offset."""
+    fake = FakeBackend(lambda prompt, index, seed: f"sample {index} seed {seed}")
+    cached = CachedBackend(fake, tmp_path / "c.sqlite")
+    plain = texts(cached.generate(PROMPTS[:1], PARAMS, 3))[0]
+    again = texts(cached.generate([PROMPTS[0]] * 2 + [PROMPTS[1]], PARAMS.replace(offsets=(2, 0, 4)), 1))
+    assert again[:2] == [[plain[2]], [plain[0]]] and again[2] == [f"sample 4 seed {PARAMS.sample_seed(4)}"]
+    assert [(p, c.offsets) for p, c, _ in fake.calls[1:]] == [((PROMPTS[1],), (4,))]
+    later = texts(cached.generate(PROMPTS[1:], PARAMS, 5))[0]
+    assert later[4] == again[2][0] and len(fake.calls) == 3 and fake.calls[2][1].offsets == ()
+
+
 def test_unseeded_calls_and_different_params_are_not_shared(tmp_path: Path):
     fake = FakeBackend()
     cached = CachedBackend(fake, tmp_path / "c.sqlite")

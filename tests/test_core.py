@@ -24,6 +24,8 @@ from ponder.types import Problem, SamplingParams, Usage
         ("stop", "\n"),
         ("stop", ("",)),
         ("logprobs", 21),
+        ("first_sample", -1),
+        ("offsets", (0, -2)),
     ],
 )
 def test_invalid_sampling_params_show_the_value(field, value):
@@ -37,6 +39,9 @@ def test_sample_seeds_are_distinct_and_reproducible():
     seeds = [p.sample_seed(i) for i in range(64)]
     assert len(set(seeds)) == 64 and seeds == [SamplingParams(seed=5).sample_seed(i) for i in range(64)]
     assert SamplingParams(seed=None).sample_seed(3) is None
+    shifted = SamplingParams(seed=5, first_sample=1, offsets=(0, 3))
+    assert [shifted.sample_seed(i, 1) for i in range(2)] == seeds[4:6] and shifted.sample_seed(0, 0) == seeds[1]
+    assert shifted.subset([1]).offsets == (3,) and SamplingParams(seed=5).subset([4]).offsets == ()
 
 
 def test_empty_question_is_an_error():

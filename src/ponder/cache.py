@@ -1,8 +1,8 @@
 """A SQLite cache of sampled completions, as a Backend wrapper (``CachedBackend``).
 
 One row per sample, keyed by (backend name, model, prompt, sampling parameters without the seed, the
-logprobs setting and ``first_sample``, the sample's own seed ``params.sample_seed(i)``, its position
-``first_sample + i``). The number of samples asked for (``n``) is not part of the key, so a budget-N run
+logprobs setting, ``first_sample`` and ``offsets``, the sample's own seed ``params.sample_seed(i, p)``, its
+position ``params.position(i, p)``). The number of samples asked for (``n``) is not part of the key, so a budget-N run
 reuses the first N samples of a budget-2N run with the same seed, and a repeated run makes no backend call at
 all. Only seeded calls (``params.seed is not None``) are cached: an unseeded call is meant to be fresh each
 time and goes straight to the inner backend.
@@ -85,12 +85,13 @@ class CacheStats:
         self.replayed_wall_seconds += other.replayed_wall_seconds
 
 
-def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int) -> str:
-    """The cache key of sample ``index`` of ``prompt`` (independent of how many samples were asked for)."""
-    skip = ("seed", "logprobs", "first_sample")
+def sample_key(backend: str, model: str, prompt: str, params: SamplingParams, index: int, number: int = 0) -> str:
+    """The cache key of sample ``index`` of ``prompt``, prompt ``number`` of its call (independent of how many
+    samples were asked for)."""
+    skip = ("seed", "logprobs", "first_sample", "offsets")
     settings = {k: v for k, v in dataclasses.asdict(params).items() if k not in skip}
-    position = params.first_sample + index
-    payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index), position]
+    position = params.position(index, number)
+    payload = [_KEY_VERSION, backend, model, prompt, settings, params.sample_seed(index, number), position]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=list)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -223,7 +224,7 @@ class CachedBackend(Wrapper):
             ask = params.replace(logprobs=0)  # stored with them, the sample also serves requests for them
         fresh: dict[int, Generation] = {}
         for start, group in sorted(plan.tails().items()):
-            tail = ask.replace(first_sample=params.first_sample + start)
+            tail = ask.subset(group).replace(first_sample=params.first_sample + start)
             began = time.perf_counter()
             generated = self.inner.generate([prompts[j] for j in group], tail, n - start)
             wall = time.perf_counter() - began
@@ -234,7 +235,7 @@ class CachedBackend(Wrapper):
 
     def _plan(self, prompts: Sequence[str], params: SamplingParams, n: int) -> _Plan:
         who = identity_of(self.inner)
-        keys = [[sample_key(self.name, who, p, params, i) for i in range(n)] for p in prompts]
+        keys = [[sample_key(self.name, who, p, params, i, j) for i in range(n)] for j, p in enumerate(prompts)]
         stored = self.store.get([k for row in keys for k in row])
         found = {k: v for k, v in stored.items() if v.logprobs >= _level(params.logprobs)}
         starts = {j: next(i for i, k in enumerate(row) if k not in found) for j, row in enumerate(keys)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,6 +47,9 @@ class SamplingParams:
     first_sample: int = 0
     """The index of this call's first sample among all samples of its prompt: sample i of the call is sample
     ``first_sample + i`` (seed included), so a later batch continues a run exactly where an earlier one stopped."""
+    offsets: tuple[int, ...] = ()
+    """Per-prompt shifts of those positions: sample i of prompt p is sample ``first_sample + offsets[p] + i``
+    (empty: no shift). Chains of one problem that continue side by side in one call so keep their own seeds."""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)):
@@ -65,17 +68,27 @@ class SamplingParams:
             raise ConfigError(f"logprobs must be None or in [0, 20], got {self.logprobs!r}")
         if not isinstance(self.first_sample, int) or self.first_sample < 0:
             raise ConfigError(f"first_sample must be an integer >= 0, got {self.first_sample!r}")
+        if not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in self.offsets):
+            raise ConfigError(f"offsets must be integers >= 0, got {self.offsets!r}")
 
     def replace(self, **changes: Any) -> SamplingParams:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def sample_seed(self, index: int) -> int | None:
-        """The seed of sample ``index`` of this call (sample ``first_sample + index`` of the prompt), or None when
-        unseeded."""
+    def position(self, index: int, prompt: int = 0) -> int:
+        """Which sample of prompt number ``prompt`` of this call its sample ``index`` is."""
+        return self.first_sample + (self.offsets[prompt] if self.offsets else 0) + index
+
+    def sample_seed(self, index: int, prompt: int = 0) -> int | None:
+        """The seed of sample ``index`` of prompt number ``prompt`` of this call (its sample ``position``), or
+        None when unseeded."""
         if self.seed is None:
             return None
-        return (self.seed * 1_000_003 + (self.first_sample + index) * 7919) % (2**31 - 1)
+        return (self.seed * 1_000_003 + self.position(index, prompt) * 7919) % (2**31 - 1)
+
+    def subset(self, prompts: Sequence[int]) -> SamplingParams:
+        """These settings for a call with only the prompts numbered ``prompts`` (their offsets kept)."""
+        return self.replace(offsets=tuple(self.offsets[p] for p in prompts)) if self.offsets else self
 
 
 @dataclass(frozen=True)

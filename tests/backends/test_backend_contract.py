@@ -18,6 +18,7 @@ from test_vllm import VLLM_MODEL, vllm_gpu_reason
 from ponder.api import load_backend
 from ponder.backends.base import Backend
 from ponder.catalog import make_registries
+from ponder.errors import ConfigError
 from ponder.types import Message, SamplingParams
 
 NAMES = make_registries().backends.names()
@@ -76,6 +77,26 @@ def test_seeded_samples_are_reproducible(backend: Any):
     first = backend.generate([prompt], PARAMS, 3)[0].completions
     again = backend.generate([prompt], PARAMS, 3)[0].completions
     assert [c.text for c in again] == [c.text for c in first]
+
+
+def test_offsets_give_each_prompt_its_own_sample_positions(backend: Any):
+    """Sample i of prompt p in a call with ``offsets`` is sample ``first_sample + offsets[p] + i`` of that
+    prompt (seed included): chains continuing the same text side by side in one call draw different samples,
+    and a chain's sample follows its offset, not its place in the call. Exact texts are compared only where
+    samples are bit-stable: llama.cpp's (and vLLM's) logits change in the last bits with a sequence's slot in
+    the batch, which can flip a sampled token."""
+    prompt = backend.render([Message("user", "Name a colour.")])
+    ordered = backend.generate([prompt] * 3, PARAMS.replace(first_sample=1, offsets=(0, 1, 2)), 1)
+    texts = [g.completions[0].text for g in ordered]
+    if backend.name != "fake":  # the fake's default reply ignores the seed (tests/test_core.py checks it)
+        assert len(set(texts)) == 3, "identical prompts at different positions get different seeds"
+    if backend.name in ("fake", "openai"):
+        shuffled = backend.generate([prompt] * 3, PARAMS.replace(first_sample=1, offsets=(2, 0, 1)), 1)
+        assert [g.completions[0].text for g in shuffled] == [texts[2], texts[0], texts[1]]
+        alone = backend.generate([prompt], PARAMS.replace(first_sample=3), 1)
+        assert alone[0].completions[0].text == texts[2]
+    with pytest.raises(ConfigError, match="offsets has 1 entries for 2 prompts"):
+        backend.generate([prompt, prompt], PARAMS.replace(offsets=(1,)), 1)
 
 
 def test_close_twice_is_safe(backend: Any):  # last: the module's backend is closed afterwards

@@ -124,3 +124,34 @@ def test_an_unseeded_run_stays_unseeded_through_a_sampler(make_ctx):
     ctx = make_ctx(backend=backend, params=SamplingParams(seed=None, max_tokens=64))
     run_chunks(get_strategy("self_consistency", n=2, sampler={"strategy": "cot"}), PROBLEMS[:1], ctx, 1)
     assert [p.seed for _, p, _ in backend.calls] == [None, None]
+
+
+def _same_drafts(prompt: str, index: int, seed: int | None) -> str:
+    """A confident model: every draft is the same text; every later turn's reply depends only on the seed
+    (its sample position), as a seeded sampler's does."""
+    if "Wait" in prompt or "Feedback on your solution" in prompt or "previous attempts" in prompt:
+        return f"Then \\boxed{{{index}}}" + ("" if "Wait" not in prompt else "</think>")
+    if "Check the solution above" in prompt:
+        return "Step two is wrong."
+    if prompt.endswith("\\boxed{"):
+        return f"{index}}}"
+    return "Same draft. \\boxed{99}" + ("</think>" if "<think>" in prompt else "")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("self_consistency", {"n": 4, "sampler": {"strategy": "self_refine", "rounds": 1}}),
+        ("self_consistency", {"n": 4, "sampler": {**FORCED, "min_thinking": 64, "max_thinking": 128}}),
+        ("revisions", {"n": 8, "sequential": 2, "context_window": 1}),
+    ],
+    ids=["self_refine", "budget_forcing", "revisions"],
+)
+def test_chains_with_the_same_text_still_draw_their_own_samples(make_ctx, strategy, params):
+    """Chains of one problem continue side by side in one call, each at its own sample position: identical
+    drafts do not make identical revisions (a vote over n chains is not a vote over one)."""
+    ctx = make_ctx(backend=FakeBackend(_same_drafts))
+    [r] = run_chunks(get_strategy(strategy, **params), PROBLEMS[:1], ctx, 8)
+    later = [c.answer for c in r.candidates if c.answer != "99"]
+    assert len(later) == 4 and len(set(later)) == 4, later
+    assert max(len(prompts) for prompts, _, _ in ctx.backend.inner.calls) >= 4, "still batched"

@@ -52,7 +52,8 @@ class Backend(Protocol):
         raise NotImplementedError  # protocol
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
-        """For each prompt, ``n`` completions; seeds derive from ``params.sample_seed(i)``."""
+        """For each prompt p, ``n`` completions; sample i is the prompt's sample ``params.position(i, p)`` with
+        seed ``params.sample_seed(i, p)`` (``first_sample`` plus the prompt's entry of ``offsets``, if any)."""
         raise NotImplementedError  # protocol
 
     def close(self) -> None:
@@ -97,9 +98,12 @@ def identity_of(backend: Any) -> str:
     return str(getattr(backend, "identity", None) or backend.model)
 
 
-def check_request(prompts: Sequence[str], n: int) -> None:
-    """Raise ConfigError unless ``prompts`` is a sequence of strings (not one string) and ``n`` an int >= 1."""
+def check_request(prompts: Sequence[str], n: int, params: SamplingParams | None = None) -> None:
+    """Raise ConfigError unless ``prompts`` is a sequence of strings (not one string), ``n`` an int >= 1 and
+    ``params.offsets`` empty or one per prompt."""
     if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
         raise ConfigError("prompts must be a sequence of strings")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"n must be an integer >= 1, got {n!r}")
+    if params is not None and params.offsets and len(params.offsets) != len(prompts):
+        raise ConfigError(f"params.offsets has {len(params.offsets)} entries for {len(prompts)} prompts")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ponder.backends.base import Capabilities
+from ponder.backends.base import Capabilities, check_request
 from ponder.errors import BackendError
 from ponder.types import Completion, Generation, Message, SamplingParams, TokenLogprob
 
@@ -84,17 +84,18 @@ class FakeBackend:
         self.calls.append((tuple(prompts), params, n))
         if self.fail_on_call is not None and len(self.calls) == self.fail_on_call:
             raise BackendError(f"fake backend scripted to fail on call {self.fail_on_call}", retryable=False)
+        check_request(prompts, n, params)
         out = []
-        for prompt in prompts:
+        for p, prompt in enumerate(prompts):
             tokens = tokenize(prompt)
             cached = max((_common(tokens, seen) for seen in self._seen), default=0)
             self._seen.append(tokens)
-            completions = tuple(self._complete(prompt, i, params) for i in range(n))
+            completions = tuple(self._complete(prompt, i, params, p) for i in range(n))
             out.append(Generation(completions, prompt_tokens=len(tokens), cached_prompt_tokens=cached))
         return out
 
-    def _complete(self, prompt: str, index: int, params: SamplingParams) -> Completion:
-        reply = self.script(prompt, params.first_sample + index, params.sample_seed(index))
+    def _complete(self, prompt: str, index: int, params: SamplingParams, p: int) -> Completion:
+        reply = self.script(prompt, params.position(index, p), params.sample_seed(index, p))
         if isinstance(reply, str):
             reply = FakeReply(reply)
         pieces = tokenize(reply.text)

@@ -92,7 +92,7 @@ class LlamaCppBackend:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         """``n`` completions of each prompt, decoded together; seeds from ``params.sample_seed(i)``."""
-        check_request(prompts, n)
+        check_request(prompts, n, params)
         if not prompts:
             return []
         with self._lock:

@@ -49,7 +49,7 @@ class Engine:
             if not tokens or len(tokens) >= n_ctx:
                 raise BackendError(f"prompt {i} has {len(tokens)} tokens; the context holds n_ctx={n_ctx}")
         queue = deque(
-            Seq(r, i, self._rng(params, i), min(params.max_tokens, n_ctx - len(t)), TextStream(params.stop))
+            Seq(r, i, self._rng(params, i, r), min(params.max_tokens, n_ctx - len(t)), TextStream(params.stop))
             for r, t in enumerate(prompts)
             for i in range(n)
         )
@@ -66,8 +66,8 @@ class Engine:
             raise
         return call.generations()
 
-    def _rng(self, params: SamplingParams, index: int) -> np.random.Generator:
-        seed = params.sample_seed(index)
+    def _rng(self, params: SamplingParams, index: int, prompt: int) -> np.random.Generator:
+        seed = params.sample_seed(index, prompt)
         return make_rng(seed if seed is not None else int(self._seeds.integers(2**63)))
 
     # -- admission ------------------------------------------------------------------------------------------

@@ -191,9 +191,9 @@ class OpenAIBackend:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         """For each prompt, ``n`` completions in order. With native n, one request per prompt carrying ``n``
-        and seed ``params.sample_seed(0)``; otherwise one request per sample i with ``params.sample_seed(i)``
+        and seed ``params.sample_seed(0, p)``; otherwise one request per sample i with ``params.sample_seed(i, p)``
         (so n=1 sends the same seed either way)."""
-        check_request(prompts, n)
+        check_request(prompts, n, params)
         if self._closed:
             raise BackendError("this OpenAI backend is closed")
         if not prompts:
@@ -201,9 +201,9 @@ class OpenAIBackend:
         payloads = [self._payload(p) for p in prompts]  # resolves the mode; bad prompts fail before any request
         logprobs = params.logprobs is not None and self._has_logprobs()
         if n > 1 and self._has_native_n():
-            jobs = [(p, n, params.sample_seed(0)) for p in range(len(prompts))]
+            jobs = [(p, n, params.sample_seed(0, p)) for p in range(len(prompts))]
         else:
-            jobs = [(p, 1, params.sample_seed(i)) for p in range(len(prompts)) for i in range(n)]
+            jobs = [(p, 1, params.sample_seed(i, p)) for p in range(len(prompts)) for i in range(n)]
         replies = self._run_all([self._job(payloads[p], params, k, seed, logprobs) for p, k, seed in jobs])
         samples: list[list[Completion]] = [[] for _ in prompts]
         spent = [[0, 0] for _ in prompts]  # prompt tokens, cached prompt tokens: every request processes the prompt
@@ -223,7 +223,7 @@ class OpenAIBackend:
     ) -> None:
         """Fill in samples a server silently dropped (fewer choices than ``n``) with one request each."""
         missing = [(p, i) for p, got in enumerate(samples) for i in range(len(got), n)]
-        fns = [self._job(payloads[p], params, 1, params.sample_seed(i), logprobs) for p, i in missing]
+        fns = [self._job(payloads[p], params, 1, params.sample_seed(i, p), logprobs) for p, i in missing]
         for (p, _), reply in zip(missing, self._run_all(fns), strict=True):
             take(samples, spent, p, reply, 1)
 

@@ -2,9 +2,10 @@
 
 Every request of ``OpenAIBackend`` runs through ``call_with_retries``: transient failures (connection errors,
 timeouts, HTTP 408/409/429/5xx) are retried with exponential backoff plus jitter, honouring the server's
-``Retry-After`` / ``retry-after-ms`` headers and its ``x-should-retry`` verdict (as the openai client does: a
-ponder server says "false" for its 504 timeouts and permanent 502s, which would only burn the same work again); whatever still fails becomes an ``OpenAIBackendError`` (a
-``BackendError``) carrying the HTTP status and the server's own message. The openai client's built-in
+``Retry-After`` / ``retry-after-ms`` headers and its ``x-should-retry`` verdict (as the openai client does:
+a ponder server says "false" for its 504 timeouts and permanent 502s, where a retry would only burn the same
+work again); whatever still fails becomes an ``OpenAIBackendError`` (a ``BackendError``) carrying the HTTP
+status and the server's own message. The openai client's built-in
 retries are switched off so that this is the one place that retries. This module builds no requests and
 parses no replies (see ``openai_wire``).
 """

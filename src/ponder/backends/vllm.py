@@ -68,8 +68,9 @@ def import_vllm() -> Any:
     return vllm
 
 
-def request_params(params: SamplingParams, index: int) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for sample ``index`` of a prompt (one sample per request)."""
+def request_params(params: SamplingParams, index: int, prompt: int = 0) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.SamplingParams`` for sample ``index`` of prompt number ``prompt`` of a call
+    (one sample per request)."""
     return {
         "n": 1,
         "temperature": params.temperature,
@@ -77,7 +78,7 @@ def request_params(params: SamplingParams, index: int) -> dict[str, Any]:
         "top_k": params.top_k,  # 0 disables, in ponder and in vLLM
         "max_tokens": params.max_tokens,
         "stop": list(params.stop) or None,
-        "seed": params.sample_seed(index),
+        "seed": params.sample_seed(index, prompt),
         "logprobs": params.logprobs,
         "include_stop_str_in_output": False,
     }
@@ -205,18 +206,18 @@ class VLLMBackend:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         """``n`` completions of each prompt, all prompts and samples in one engine call."""
-        check_request(prompts, n)
+        check_request(prompts, n, params)
         if not prompts:
             return []
         with self._lock:
             if self._closed:
                 raise BackendError("the vllm backend is closed")
             inputs, sampling = [], []
-            for prompt in prompts:
+            for p, prompt in enumerate(prompts):
                 ids = list(self._tokenizer.encode(prompt, add_special_tokens=False))
                 for i in range(n):
                     inputs.append({"prompt_token_ids": ids})
-                    sampling.append(self._sampling(**request_params(params, i)))
+                    sampling.append(self._sampling(**request_params(params, i, p)))
             try:
                 outputs = self._llm.generate(inputs, sampling, use_tqdm=False)
             except (RuntimeError, ValueError) as exc:

@@ -4,8 +4,9 @@
 ``from_exception`` maps ponder's typed errors onto statuses: a ConfigError or TaskError is the client's
 mistake (400); a BackendError is the model server's failure (503 with ``Retry-After`` when retrying may
 help, else 502); a timeout is 504. Server failures carry ``x-should-retry`` (the openai client's convention):
-"false" for 502 and 504, where a retry would only repeat the same failure or the same long work; anything else is a 500 whose details stay in the server log. ``install`` registers
-handlers so that every error, including FastAPI's own (unknown route, wrong method), has that body.
+"false" for 502 and 504, where a retry would only repeat the same failure or the same long work. Anything
+else is a 500 whose details stay in the server log. ``install`` registers handlers so that every error,
+including FastAPI's own (unknown route, wrong method), has that body.
 This module does not decide what is an error; the routes do.
 """
 

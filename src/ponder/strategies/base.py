@@ -74,6 +74,18 @@ def sample(problems: Sequence[Problem], ctx: Context, params: SamplingParams, n:
     return [[to_candidate(c, ctx.task) for c in g.completions] for g in generations]
 
 
+def continue_each(
+    ctx: Context, prompts: Sequence[str], params: SamplingParams, positions: Sequence[int], tags: Sequence[str]
+) -> list[Completion]:
+    """One completion per prompt, prompt i drawn as sample ``params.first_sample + positions[i]`` of its chain
+    (seed included), in one batched call. Chains of one problem that continue side by side each keep their own
+    position, so two chains whose text happens to be the same still diverge."""
+    if not prompts:
+        return []
+    shifted = params.replace(offsets=tuple(positions)) if any(positions) else params
+    return [g.completions[0] for g in ctx.backend.generate(prompts, shifted, 1, tags=tags)]
+
+
 def draw(
     sampler: Any, problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int
 ) -> list[list[Candidate]]:

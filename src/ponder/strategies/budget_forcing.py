@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ponder.errors import ConfigError
-from ponder.strategies.base import Context, filter_events, guard, result, sampling_params
+from ponder.strategies.base import Context, continue_each, filter_events, guard, result, sampling_params
 from ponder.strategies.depth_common import check_int, check_text, conversation, overrides
 from ponder.types import Candidate, Completion, Problem, Result, SamplingParams, TraceEvent
 
@@ -46,6 +46,8 @@ class _Thought:
 
     problem: Problem
     prompt: str
+    position: int = 0
+    """Index of the chain among its problem's chains: the sample position (and seed) of all its calls."""
     text: str = ""
     used: int = 0
     """Generated thinking tokens."""
@@ -130,7 +132,7 @@ class BudgetForcing:
             raise ConfigError(f"budget_forcing needs a backend that continues raw prompts; {ctx.backend.name} cannot")
         note = self.instruction.replace("{end}", self.think_end)
         prompts = [conversation(ctx, p, [], note) + self.think_start for p in problems]
-        thoughts = [_Thought(p, prompt) for p, prompt in zip(problems, prompts, strict=True) for _ in range(n)]
+        thoughts = [_Thought(p, prompt, j) for p, prompt in zip(problems, prompts, strict=True) for j in range(n)]
         self._think(thoughts, ctx, params, n)
         self._answer(thoughts, ctx, params)
         return thoughts
@@ -147,8 +149,7 @@ class BudgetForcing:
                 comps = [c for g in gens for c in g.completions]
             else:
                 prompts = [t.prompt + t.text for t in live]
-                gens = ctx.backend.generate(prompts, step, 1, tags=[t.problem.id for t in live])
-                comps = [g.completions[0] for g in gens]
+                comps = continue_each(ctx, prompts, step, [t.position for t in live], [t.problem.id for t in live])
             for thought, comp in zip(live, comps, strict=True):
                 self._absorb(thought, comp, rnd)
 
@@ -181,9 +182,8 @@ class BudgetForcing:
             t.trace.append(TraceEvent("force_answer", data))
         prompts = [t.prompt + t.text + self.think_end + self.answer_prefix for t in thoughts]
         step = params.replace(max_tokens=self.answer_tokens, stop=())
-        gens = ctx.backend.generate(prompts, step, 1, tags=[t.problem.id for t in thoughts])
-        for t, gen in zip(thoughts, gens, strict=True):
-            comp = gen.completions[0]
+        positions, tags = [t.position for t in thoughts], [t.problem.id for t in thoughts]
+        for t, comp in zip(thoughts, continue_each(ctx, prompts, step, positions, tags), strict=True):
             t.answer, t.answer_tokens = comp.text, comp.n_tokens
             t.logprobs += [lp.logprob for lp in comp.logprobs or ()]
             t.trace.append(TraceEvent("answer", {"tokens": comp.n_tokens, "text": comp.text}))

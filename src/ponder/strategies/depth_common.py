@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.errors import ConfigError
-from ponder.strategies.base import Context, filter_events, guard, result, score_candidates
+from ponder.strategies.base import Context, continue_each, filter_events, guard, result, score_candidates
 from ponder.types import Candidate, Completion, Message, Problem, Result, Role, SamplingParams, TraceEvent
 
 
@@ -28,6 +28,8 @@ class Chain:
     problem: Problem
     owner: int = 0
     """Index of the problem in the batch (chains are grouped by it, not by id, which may repeat)."""
+    position: int = 0
+    """Index of the chain among its problem's chains: its calls draw that sample position (and seed)."""
     versions: list[Candidate] = field(default_factory=list)
     """Every version, oldest first (drafts, attempts, revisions)."""
     trace: list[TraceEvent] = field(default_factory=list)
@@ -54,8 +56,8 @@ def chains_for(
     """One chain per drawn candidate, problem-major, each starting with its draft recorded as ``kind``."""
     chains = []
     for owner, (problem, drawn) in enumerate(zip(problems, drafts, strict=True)):
-        for cand in drawn:
-            chain = Chain(problem, owner)
+        for position, cand in enumerate(drawn):
+            chain = Chain(problem, owner, position)
             chain.add(cand, kind, **data)
             chains.append(chain)
     return chains
@@ -106,11 +108,10 @@ def with_note(messages: Sequence[Message], note: str) -> list[Message]:
 
 
 def generate(ctx: Context, chains: Sequence[Chain], prompts: Sequence[str], params: SamplingParams) -> list[Completion]:
-    """One completion per prompt (prompt i belongs to chain i), in one batched, per-problem-tagged call."""
-    if not prompts:
-        return []
-    generations = ctx.backend.generate(prompts, params, 1, tags=[c.problem.id for c in chains])
-    return [g.completions[0] for g in generations]
+    """One completion per prompt (prompt i belongs to chain i, drawn at the chain's sample position), batched
+    and tagged per problem: one call when every chain is its problem's first, as in a strategy's own run."""
+    positions = [c.position for c in chains]
+    return continue_each(ctx, prompts, params, positions, [c.problem.id for c in chains])
 
 
 def overrides(params: SamplingParams, temperature: float | None, max_tokens: int | None) -> SamplingParams:

@@ -109,7 +109,7 @@ class Revisions:
         chains = []
         for i, (problem, drawn) in enumerate(zip(problems, sample(problems, quiet, params, parallel), strict=True)):
             for j, cand in enumerate(drawn):
-                chains.append(Chain(problem, i, [cand], [self._event(j, 1, cand, [])]))
+                chains.append(Chain(problem, i, j, [cand], [self._event(j, 1, cand, [])]))
         ctx.advance(len(chains))
         for step in range(2, self.sequential + 1):
             windows = [self._window(c) for c in chains]
@@ -126,9 +126,9 @@ class Revisions:
     def _revise(
         self, ctx: Context, chains: list[Chain], prompts: list[str], params: SamplingParams, step: int, parallel: int
     ) -> list[Completion]:
-        """One revision per chain, in one batched call. Step ``step`` draws samples from (step - 1) * parallel on
-        (the drafts are samples 0 .. parallel - 1), so no step repeats another's seeds; with context_window=0
-        the chains of a problem share one prompt, asked once for ``parallel`` distinct samples."""
+        """One revision per chain. Step ``step`` draws samples (step - 1) * parallel + chain on (the drafts are
+        samples 0 .. parallel - 1), so no two attempts share a seed; with context_window=0 the chains of a
+        problem share one prompt, asked once for ``parallel`` samples."""
         tail = params.replace(first_sample=params.first_sample + (step - 1) * parallel)
         if self.context_window:
             return generate(ctx, chains, prompts, tail)
