@@ -71,6 +71,24 @@ def test_non_reusing_choices_run_afresh_and_keep_the_probe_as_candidates(make_ct
     assert len(res.candidates) == 3 and res.candidates[res.selected].answer == res.answer
 
 
+def test_a_non_reusing_choice_draws_past_the_probe(make_ctx, tmp_path):
+    """revisions drafts from the question's prompt, as the probe did: it must not draw the probe's samples
+    (and seeds) again, which would pay for them twice and list them twice."""
+    path = _policy(tmp_path, "revisions", 6, {"n": 4, "sequential": 1})
+    ctx = make_ctx(backend=FakeBackend(lambda prompt, index, seed: f"\\boxed{{{index}}}"))
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=6), [EASY], ctx, 1)
+    assert sorted(int(c.answer) for c in res.candidates) == [0, 1, 2, 3, 4, 5]
+    assert [p.first_sample for _, p, _ in ctx.backend.inner.calls] == [0, 2]
+
+
+def test_a_reusing_choice_takes_every_paid_probe_sample(make_ctx, tmp_path):
+    path = _policy(tmp_path, "self_consistency", 2, {"n": 2}, probe=3)
+    ctx = make_ctx(backend=FakeBackend(["\\boxed{41}", "\\boxed{42}", "\\boxed{42}"]))
+    [res] = run_chunks(get_strategy("adaptive", policy=path, budget=3), [EASY], ctx, 1)
+    assert [c.answer for c in res.candidates] == ["41", "42", "42"] and res.answer == "42"
+    assert _drawn(ctx) == 3
+
+
 def test_a_batch_token_budget_is_never_exceeded_and_goes_to_hard_questions(make_ctx):
     problems = [Problem(f"Easy question {i}?", id=f"e{i}") for i in range(3)]
     problems += [Problem(f"Hard question {i}?", id=f"h{i}") for i in range(3)]

@@ -8,8 +8,10 @@ the policy's choice for that bin and budget (Snell et al., 2024, with a probe in
 3. Choose: the policy entry for the bin with the largest budget <= ``budget`` (below the cheapest entry,
    the cheapest, said in the "policy" trace event).
 4. Run: problems with the same choice run together. Strategies that take a ``sampler`` (self_consistency,
-   best_of_n) get the probe's samples as their first samples, so the probe is not paid twice; others run
-   afresh and the probe's samples are appended to their candidates. With ``early_stop``, a
+   best_of_n) get the probe's samples as their first samples, so the probe is not paid twice (and take at
+   least all of them: an entry's ``n`` below the probe size is raised to it); others run from the sample
+   positions after the probe's (so they do not draw the probe's samples again) and the probe's samples are
+   appended to their candidates. With ``early_stop``, a
    self_consistency choice stops sampling once its vote is settled (its "stop" trace event).
 
 The probe counts against the budget (policy entries are fitted that way, see ``adaptive.fit``). When the
@@ -62,6 +64,11 @@ class ProbeSampler:
             raise ConfigError(f"problems drawn together must have equal probes, got sizes {sorted(need)}")
         more = sample(problems, ctx, batch_params(params, len(out[0])), need.pop())
         return [o + list(guard(p, m, ctx)) for o, p, m in zip(out, problems, more, strict=True)]
+
+
+def after(ctx: Context, k: int) -> Context:
+    """``ctx`` drawing from sample position ``k`` on (past the probe's samples of the same prompts)."""
+    return dataclasses.replace(ctx, params=ctx.params.replace(first_sample=ctx.params.first_sample + k))
 
 
 @dataclass
@@ -172,9 +179,10 @@ class Adaptive:
         out: dict[str, Result] = {}
         for group in groups.values():
             problems = [p for p, _, _ in group]
-            inner, reuse = self._inner(group[0][1], probes, len(probes[problems[0].id]))
+            k = len(probes[problems[0].id])
+            inner, reuse = self._inner(group[0][1], probes, k)
             try:
-                results = inner.run(problems, ctx)
+                results = inner.run(problems, ctx if reuse else after(ctx, k))
             except BudgetExhausted as exc:
                 if ctx.backend.meter.budget.max_completion_tokens is None:
                     raise
@@ -194,6 +202,8 @@ class Adaptive:
         reuse = "sampler" in fields and params.get("sampler") is None
         if reuse:
             params["sampler"] = ProbeSampler(probes)
+            if "n" in fields and isinstance(params.get("n"), int) and params["n"] < k:
+                params["n"] = k  # every paid-for probe sample takes part
         if self.early_stop and "early_stop" in fields and not params.get("early_stop"):
             params.update(early_stop=True, confidence=self.confidence)
         inner = get_strategy(entry.strategy, **params)
