@@ -6,7 +6,7 @@ import pytest
 
 from ponder.backends.fake import FakeBackend
 from ponder.budget import Budget, Meter, Metered
-from ponder.errors import BudgetExhausted, ConfigError
+from ponder.errors import BudgetExhausted, ConfigError, ScorerError
 from ponder.registry import Registry
 from ponder.scorers.base import aggregate
 from ponder.types import Problem, SamplingParams, Usage
@@ -102,6 +102,13 @@ def test_usage_adds_up():
 )
 def test_step_score_aggregation(how, expected):
     assert aggregate([0.9, 0.2, 0.5], how) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("scores", [[], [float("nan"), 0.9], [0.9, 0.2, float("nan")]])
+@pytest.mark.parametrize("how", ["min", "prod", "last", "mean"])
+def test_no_or_nan_step_scores_are_a_scorer_error_whatever_their_order(scores, how):
+    with pytest.raises(ScorerError):
+        aggregate(scores, how)
 
 
 def test_unknown_aggregation_is_an_error():

@@ -8,7 +8,7 @@ import pytest
 
 from ponder.api import get_strategy, run_chunks
 from ponder.backends.fake import FakeBackend, FakeReply
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, ScorerError, StrategyError
 from ponder.types import Problem
 from tests.conftest import boxed
 
@@ -123,3 +123,41 @@ def test_best_of_n_vanilla_prefers_an_answer_and_ranks_nan_last(make_ctx):
     ctx.scorer = ByIndex()
     [r] = run_chunks(get_strategy("best_of_n", n=3), P, ctx, 8)
     assert r.answer == "8" and r.selected == 2
+
+
+class Listed:
+    """Scores from a list, cut to the number of candidates unless ``short``."""
+
+    name, needs_logprobs = "listed", False
+
+    def __init__(self, scores, short=False):
+        self.scores, self.short = scores, short
+
+    def score(self, problem, candidates):
+        return self.scores[: len(candidates) - (1 if self.short else 0)]
+
+
+def test_weighted_votes_give_a_nan_score_no_weight(make_ctx):
+    ctx = make_ctx(backend=FakeBackend([boxed("7"), boxed("42"), boxed("42")]))
+    ctx.scorer = Listed([float("nan"), 0.4, 0.4])
+    [r] = run_chunks(get_strategy("best_of_n", n=3, weighted=True), P, ctx, 8)
+    assert r.answer == "42"
+    ctx.scorer = Listed([float("inf"), 0.4, 0.4])
+    with pytest.raises(StrategyError, match="finite, non-negative scores, got inf"):
+        run_chunks(get_strategy("best_of_n", n=3, weighted=True), P, ctx, 8)
+
+
+def test_a_scorer_giving_too_few_scores_is_a_scorer_error_that_keeps_finished_problems(make_ctx):
+    class ShortOnB:
+        name, needs_logprobs = "short_on_b", False
+
+        def score(self, problem, candidates):
+            return [0.5] * (len(candidates) - (problem.id == "b"))
+
+    problems = [Problem("What is 1 + 2?", id="a"), Problem("What is 2 + 2?", id="b")]
+    ctx = make_ctx(backend=FakeBackend([boxed("3")]))
+    ctx.scorer = ShortOnB()
+    with pytest.raises(StrategyError, match="scorer returned 1 scores for 2 candidates") as info:
+        run_chunks(get_strategy("best_of_n", n=2), problems, ctx, 1)
+    assert isinstance(info.value.__cause__, ScorerError)
+    assert [r.problem_id for r in info.value.partial] == ["a"]

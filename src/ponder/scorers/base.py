@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, ScorerError
 from ponder.types import Candidate, Problem
 
 Aggregation = Literal["min", "prod", "last", "mean"]
@@ -65,11 +65,14 @@ def _takes_prompt(method: Callable[..., object]) -> bool:
 
 
 def aggregate(step_scores: Sequence[float], how: str = "min") -> float:
-    """Fold step scores into one: min (weakest step), prod (all steps right), last, or mean."""
+    """Fold step scores into one: min (weakest step), prod (all steps right), last, or mean. No step scores,
+    or a NaN among them, is a scorer's failure (ScorerError), not a score."""
     if how not in AGGREGATIONS:
         raise ConfigError(f"unknown aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}")
     if not step_scores:
-        raise ConfigError("cannot aggregate an empty list of step scores")
+        raise ScorerError("cannot aggregate an empty list of step scores")
+    if any(math.isnan(s) for s in step_scores):
+        raise ScorerError(f"step scores must be numbers, got {list(step_scores)!r}")
     if how == "min":
         return min(step_scores)
     if how == "prod":

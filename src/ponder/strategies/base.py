@@ -14,12 +14,13 @@ candidate index in the group (so the result does not depend on dict ordering or 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ponder.budget import Metered
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, ScorerError
 from ponder.guardrails import apply_filters
 from ponder.scorers.base import OutcomeScorer, ProcessScorer
 from ponder.tasks.base import Task
@@ -163,8 +164,18 @@ def score_candidates(problem: Problem, candidates: Sequence[Candidate], ctx: Con
         raise ConfigError("this strategy needs a scorer (e.g. --scorer judge)")
     scores = ctx.scorer.score(problem, candidates)
     if len(scores) != len(candidates):
-        raise ConfigError(f"scorer returned {len(scores)} scores for {len(candidates)} candidates")
+        raise ScorerError(f"scorer returned {len(scores)} scores for {len(candidates)} candidates")
     return tuple(dataclasses.replace(c, score=float(s)) for c, s in zip(candidates, scores, strict=True))
+
+
+def vote_weights(candidates: Sequence[Candidate], who: str) -> list[float]:
+    """Weights of a score-weighted vote: a candidate's score, 0 for a missing or NaN one (as vanilla
+    best-of-N ranks it last). A negative or infinite score cannot weigh a vote: ScorerError."""
+    weights = [0.0 if c.score is None or math.isnan(c.score) else c.score for c in candidates]
+    bad = [w for w in weights if w < 0 or math.isinf(w)]
+    if bad:
+        raise ScorerError(f"{who} needs finite, non-negative scores, got {bad[0]:g}")
+    return weights
 
 
 def config_of(strategy: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ponder.errors import ConfigError, ScorerError
+from ponder.errors import ConfigError
 from ponder.strategies.base import (
     Context,
     draw,
@@ -27,6 +27,7 @@ from ponder.strategies.base import (
     result,
     sampling_params,
     score_candidates,
+    vote_weights,
 )
 from ponder.types import Candidate, Problem, Result, TraceEvent
 
@@ -79,9 +80,7 @@ class BestOfN:
                 return None, None, TraceEvent("select", {"rule": "max_score", "selected": None})
             best = max(kept, key=lambda i: (candidates[i].answer is not None, _finite(candidates[i].score), -i))
             return candidates[best].answer, best, TraceEvent("select", {"rule": "max_score", "selected": best})
-        weights = [c.score or 0.0 for c in candidates]
-        if any(w < 0 for w in weights):
-            raise ScorerError(f"weighted best_of_n needs non-negative scores, got {min(weights):g}")
+        weights = vote_weights(candidates, "weighted best_of_n")
         answer, totals = majority_vote(candidates, ctx.task, weights)
         selected = first_with_answer(candidates, answer, ctx)
         return answer, selected, TraceEvent("select", {"rule": "weighted_vote", "totals": totals})

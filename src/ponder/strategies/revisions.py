@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ponder.errors import ConfigError, ScorerError
+from ponder.errors import ConfigError
 from ponder.strategies.base import (
     Context,
     filter_events,
@@ -32,6 +32,7 @@ from ponder.strategies.base import (
     sampling_params,
     score_candidates,
     to_candidate,
+    vote_weights,
 )
 from ponder.strategies.depth_common import Chain, check_choice, check_int, conversation, generate, pick_best
 from ponder.types import Candidate, Completion, Problem, Result, SamplingParams, TraceEvent
@@ -169,9 +170,7 @@ class Revisions:
             answer = candidates[selected].answer if selected is not None else None
             trace.append(TraceEvent("select", {"rule": "max_score", "selected": selected}))
             return result(self, problem, ctx, answer, candidates, trace, selected)
-        weights = [c.score or 0.0 for c in candidates]
-        if any(w < 0 for w in weights):
-            raise ScorerError(f"revisions select='weighted' needs non-negative scores, got {min(weights):g}")
+        weights = vote_weights(candidates, "revisions select='weighted'")
         answer, totals = majority_vote(candidates, ctx.task, weights)
         trace.append(TraceEvent("select", {"rule": "weighted_vote", "totals": totals}))
         return result(self, problem, ctx, answer, candidates, trace, first_with_answer(candidates, answer, ctx))
