@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ponder import ConfigError, Problem, StrategyError, solve
+from ponder.api import get_strategy
 from ponder.backends.fake import FakeBackend
 from tests.conftest import boxed
 
@@ -26,6 +27,14 @@ def test_unknown_names_suggest_alternatives():
         solve(["q?"], backend="fak")
     with pytest.raises(ConfigError, match="Did you mean 'judge'"):
         solve(["q?"], "best_of_n", backend="fake", scorer="judg")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "flag"), [("self_consistency", "early_stop"), ("best_of_n", "weighted"), ("adaptive", "early_stop")]
+)
+def test_a_flag_that_is_not_a_bool_is_refused_with_the_value(strategy, flag):
+    with pytest.raises(ConfigError, match=rf"{strategy} {flag} must be true or false, got 'False'"):
+        get_strategy(strategy, **{flag: "False"})  # a string "False" is truthy: never silently on
 
 
 def test_unknown_strategy_parameter_lists_the_known_ones():

@@ -54,6 +54,9 @@ def get_strategy(name: str, registries: Registries | None = None, **params: Any)
             f"unknown parameter(s) {', '.join(unknown)} for strategy {name!r}; "
             f"it takes: {', '.join(sorted(known)) or 'none'}"
         )
+    for f in dataclasses.fields(cls):
+        if f.type in ("bool", bool) and f.name in params and not isinstance(params[f.name], bool):
+            raise ConfigError(f"{name} {f.name} must be true or false, got {params[f.name]!r}")
     nested = {k: _nested(v, registries) for k, v in params.items()}
     return cls(**nested)  # type: ignore[no-any-return]
 

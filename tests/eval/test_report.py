@@ -156,3 +156,5 @@ def test_parse_options():
     assert parsed == {"path": "a.jsonl", "metadata_fields": ["level", "subject"], "few_shot": 2}
     with pytest.raises(ConfigError, match="key=value"):
         parse_options("--task-option", ["novalue"])
+    flags = parse_options("-p", ["early_stop=False", "weighted=TRUE", "name=falsey"])
+    assert flags == {"early_stop": False, "weighted": True, "name": "falsey"}

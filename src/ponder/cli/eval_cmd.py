@@ -76,7 +76,7 @@ def parse_options(flag: str, items: list[str] | None, factory: Any = None) -> di
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
-            value = raw
+            value = {"true": True, "false": False}.get(raw.lower(), raw)  # Python's True/False too
         if key in sequences and isinstance(value, str):
             value = _split(f"{flag} {key}", value)
         out[key] = value
