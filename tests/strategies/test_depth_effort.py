@@ -71,11 +71,18 @@ def test_every_level_builds_a_valid_strategy(name, level):
 
 
 @pytest.mark.parametrize(
-    ("mine", "split"),
-    [({"parallel": 2}, (64, 2, 32)), ({"sequential": 8}, (64, 8, 8)), ({"parallel": 2, "sequential": 3}, (6, 2, 3))],
+    ("level", "mine", "split"),
+    [
+        ("high", {"parallel": 2}, (64, 2, 32)),
+        ("high", {"sequential": 8}, (64, 8, 8)),
+        ("high", {"parallel": 2, "sequential": 3}, (6, 2, 3)),
+        ("medium", {"parallel": 3}, (15, 3, 5)),  # 16 does not divide by 3: the nearest whole split
+        ("medium", {"sequential": 3}, (15, 5, 3)),
+        ("low", {"sequential": 8}, (8, 1, 8)),  # more attempts than the level's n: one chain of them
+    ],
 )
-def test_a_partial_revisions_split_keeps_the_levels_total(mine, split):
-    r = get_strategy("revisions", **apply_effort("revisions", "high", mine))
+def test_a_partial_revisions_split_keeps_about_the_levels_total(level, mine, split):
+    r = get_strategy("revisions", **apply_effort("revisions", level, mine))
     assert (r.n, r.parallel, r.sequential) == split
 
 

@@ -114,14 +114,19 @@ def _reconcile(strategy_name: str, budget: dict[str, Any], params: Mapping[str, 
 
 
 def _split(budget: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """revisions: the level's total n, split as the user's fixed fields say (the user's n wins outright)."""
+    """revisions: about the level's total n, split as the user's fixed fields say: the other factor is
+    n / the given one, rounded (at least 1), and n their product (the user's n wins outright)."""
     if "n" in params:
         return {}
     if "parallel" in params and "sequential" in params:
         return {"n": None}  # n = parallel x sequential
-    if "parallel" in params and isinstance(params["parallel"], int) and params["parallel"] > 0:
-        return {"n": budget["n"], "sequential": max(1, budget["n"] // params["parallel"])}
-    return {"n": budget["n"], "parallel": None}  # sequential given: parallel = n / sequential
+    given = "parallel" if "parallel" in params else "sequential"
+    other = "sequential" if given == "parallel" else "parallel"
+    fixed = params[given]
+    if not isinstance(fixed, int) or isinstance(fixed, bool) or fixed < 1:
+        return {"n": budget["n"], other: None}  # revisions names the bad value
+    factor = max(1, round(budget["n"] / fixed))
+    return {"n": fixed * factor, other: factor}
 
 
 def _fields(strategy_name: str) -> set[str] | None:
