@@ -55,6 +55,14 @@ EXTRACTION = [
     ("a total of 1,234,567 people", "1234567"),
     ("so 3/4 of them", "3/4"),
     ("5-3 is 2, not x2", "2"),
+    # an escaped dollar inside a $...$ answer; prose or a list after the marker
+    ("Janet makes 9 * 2 = 18 dollars.\nThe answer is $\\$18$.", "18"),
+    ("Final Answer: The final answer is $\\$1,250$. I hope it is correct.", "1250"),
+    ("She sells 9 eggs.\n\nAnswer: She makes $18 per day.", "18"),
+    ("The final answer is 3, 5, 7.", "3, 5, 7"),
+    ("Answer: -2, 1", "-2, 1"),
+    ("The answer is 18, because she sells 9.", "18"),
+    ("The answer is Monday.", "Monday"),
     # nothing
     ("no digits here at all", None),
     ("", None),
@@ -160,6 +168,12 @@ def test_is_equivalent_true(answer: str, reference: str) -> None:
 @pytest.mark.parametrize(("answer", "reference"), NOT_EQUIVALENT)
 def test_is_equivalent_false(answer: str, reference: str) -> None:
     assert not is_equivalent(answer, reference)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [("x = 5", "y = 5"), ("y=-2", "$x=-2$")])
+def test_assignments_to_different_variables_are_not_equivalent(answer: str, reference: str) -> None:
+    assert not is_equivalent(answer, reference)  # a vertical asymptote is not a horizontal one
+    assert is_equivalent(answer, answer.replace(" ", "")) and is_equivalent(answer, answer.split("=")[1])
 
 
 @pytest.mark.parametrize("answer", [None, "", "   "])

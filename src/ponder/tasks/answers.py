@@ -42,6 +42,10 @@ _NOT_UNITS = frozenset(
 """Words after a number that change its value: "10 thousand" is not "10"."""
 _FILLER_RE = re.compile(r"^(?:(?:therefore|thus|hence|then|so|simply|clearly|just|indeed|exactly|now)\b[\s,:]*)+", re.I)
 _LEAD_NUMBER_RE = re.compile(r"\\?\$?\s*(?P<num>-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)(?P<rest>.*)")
+_LIST_TAIL_RE = re.compile(
+    r"(?:\s*,\s*(?:and\s+)?-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:/\d+)?)+(?=\s*(?:\.|$))"
+)
+"""Further items after a leading number, up to the end of the phrase: ", 5, and 7"."""
 _STOP_WORD_RE = re.compile(
     r"\s(?:because|since|as|which|so|and|but|if|when|for|from|after|before|given|while|that|with)\b.*", re.I
 )
@@ -143,15 +147,21 @@ def _answer_phrase(phrase: str) -> str | None:
     if not text or "\\boxed" in text or "\\fbox" in text:
         return None
     if text.startswith("$") and not text.startswith("$$"):
-        span = re.match(r"\$([^$]+)\$", text)
+        span = re.match(r"\$((?:\\.|[^$\\])+)\$", text)  # an escaped "\$" inside does not close it
         lead = _LEAD_NUMBER_RE.fullmatch(text)
         return span.group(1) if span else (lead.group("num") if lead else None)
     lead = _LEAD_NUMBER_RE.fullmatch(text)
     if lead and not re.match(r"\s*[-+*/^=<>]", lead.group("rest")):
+        listed = _LIST_TAIL_RE.match(lead.group("rest"))
+        if listed:  # "3, 5, 7": every item
+            return lead.group("num") + listed.group(0)
         units = re.match(r"(?:\s+[A-Za-z]{2,}(?:/[A-Za-z]+)?){0,3}", _STOP_WORD_RE.sub("", lead.group("rest")))
         return lead.group("num") + (units.group(0) if units else "")
     text = _STOP_WORD_RE.sub("", text).strip()
-    return None if re.match(r"[A-Za-z]{2,}\s*:", text) else text or None
+    if re.match(r"[A-Za-z]{2,}\s*:", text):
+        return None
+    number = _NUMBER_RE.search(text) if re.match(r"[A-Za-z]{2,}\s", text) else None
+    return number.group(0) if number else text or None  # "She makes $18 a day" -> "18"; "Monday" stays
 
 
 def _last_hashes(text: str) -> tuple[int, str] | None:
@@ -252,6 +262,8 @@ def is_equivalent(answer: str | None, reference: str) -> bool:
     """
     if answer is None or not answer.strip():
         return False
+    if None is not _variable(answer) != _variable(reference) is not None:
+        return False  # "x = 2" is not "y = 2", though both keys are "2"
     answer_k, reference_k = answer_key(answer), answer_key(reference)
     if answer_k == reference_k and (_NUMERIC_KEY_RE.fullmatch(answer_k) or answer.strip() == reference.strip()):
         return True
@@ -261,6 +273,12 @@ def is_equivalent(answer: str | None, reference: str) -> bool:
         return _math_verify(answer, reference)
     except Exception:  # math-verify can fail in many ways on odd input; the key decides then
         return answer_k == reference_k
+
+
+def _variable(answer: str) -> str | None:
+    """The variable a single-letter assignment answer ("x = 5") assigns, else None."""
+    assignment = re.fullmatch(r"\s*([A-Za-z])\s*=[^=]+", _strip_latex_noise(_clean(answer)))
+    return assignment.group(1) if assignment else None
 
 
 def _math_verify(answer: str, reference: str) -> bool:
