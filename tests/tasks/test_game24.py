@@ -106,6 +106,11 @@ def test_cross_check_with_reasoning_gym(task: Game24Task, problems: list[Problem
         ("4 + 8 = 12 (left: 4 6 12)\n(6 - 4) * (4 + 8) = 24\n", "(6 - 4) * (4 + 8)"),
         ("4 + 8 = 12 (left: 4 6 12)\n6 - 4 = 2 (left: 2 12)", None),
         ("", None),
+        ("...\nAnswer: \\boxed{(6-4)*(4+8)}", "(6-4)*(4+8)"),
+        ("...\nAnswer: $\\boxed{(6-4) \\times (4+8)}$", "(6-4) * (4+8)"),
+        ("...\nThe answer is (6 - 4) * (4 + 8) = 24.", "(6 - 4) * (4 + 8)"),
+        ("Answer: 24 = (6 - 4) * (4 + 8)", "(6 - 4) * (4 + 8)"),
+        ("The answer is that we add.\n(6-4)*(4+8) = 24", "(6-4)*(4+8)"),
     ],
 )
 def test_extract_answer(task: Game24Task, completion: str, expected: str | None) -> None:

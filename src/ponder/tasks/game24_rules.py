@@ -38,6 +38,9 @@ _OPS: dict[type[ast.operator], Any] = {
     ast.Div: lambda a, b: a / b,
 }
 _ANSWER_RE = re.compile(r"answer\s*(?:is)?\s*[:：]\s*(?P<expr>.+)", re.IGNORECASE)
+_ANSWER_IS_RE = re.compile(r"answer\s+is\s+(?P<expr>.+)", re.IGNORECASE)
+"""Without a colon, taken only when what follows is an expression (not "the answer is that we ...")."""
+_TARGET_EQUALS_RE = re.compile(rf"^\s*{TARGET}\s*=\s*")
 _BOXED_RE = re.compile(r"\\boxed\{(?P<expr>[^{}]+)\}")
 _EQUALS_TARGET_RE = re.compile(rf"\s*=\s*{TARGET}(?:\.0*)?\s*$")
 _STEP_RE = re.compile(
@@ -191,12 +194,16 @@ def valid_step(problem: Problem, steps: Sequence[str]) -> float:
 
 
 def _clean_answer(text: str) -> str:
-    return _normalise(_EQUALS_TARGET_RE.sub("", _normalise(text)))
+    """An answer's expression: a ``\\boxed{}`` around it, "24 =" before it and "= 24" after it removed."""
+    boxed = _BOXED_RE.search(text)
+    text = _normalise(boxed.group("expr") if boxed else text)
+    return _normalise(_TARGET_EQUALS_RE.sub("", _EQUALS_TARGET_RE.sub("", text)))
 
 
 def extract_expression(completion: str) -> str | None:
-    """The final expression: after the last "Answer:", in the last ``\\boxed{}``, or the last line that is an
-    arithmetic expression over four numbers (a trailing "= 24" removed). None when there is none."""
+    """The final expression: after the last "Answer:" (a ``\\boxed{}`` there unwrapped), in the last
+    ``\\boxed{}``, after "the answer is" when an expression follows, or the last line that is an arithmetic
+    expression over four numbers ("24 =" / "= 24" removed). None when there is none."""
     if not isinstance(completion, str):
         return None
     lines = [line for line in completion.splitlines() if line.strip()]
@@ -205,6 +212,9 @@ def extract_expression(completion: str) -> str | None:
             match = pattern.search(line)
             if match and _clean_answer(match.group("expr")):
                 return _clean_answer(match.group("expr"))
+        match = _ANSWER_IS_RE.search(line)
+        if match and evaluate(_clean_answer(match.group("expr"))) is not None:
+            return _clean_answer(match.group("expr"))
     for line in reversed(lines):
         found = evaluate(_clean_answer(line))
         if found is not None and len(found[1]) == 4:
