@@ -79,10 +79,12 @@ def test_a_users_file_with_malformed_rows(tmp_path: Path) -> None:
         "test": "def check(c):\n    assert c(1) == 1",
     }
     path = tmp_path / "he.jsonl"
-    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "entry_point": "not a name"}) + "\n{oops\n")
+    bad = json.dumps({**good, "entry_point": "not a name"})
+    path.write_text(json.dumps(good) + "\n" + bad + "\n{oops\n" + json.dumps(good) + "\n")
     with pytest.warns(MalformedRowWarning, match="line 2"):
         task = HumanEvalTask(str(path), timeout=5)
-    assert len(task) == 1 and [line for line, _ in task.skipped] == [2, 3]
+    assert len(task) == 1 and [line for line, _ in task.skipped] == [2, 3, 4]
+    assert task.skipped[2][1] == "duplicate id 'T/0' (first on line 1)"
     assert "entry_point" in task.skipped[0][1]
     problem = next(task.problems())
     assert task.is_correct(problem, "    return x\n") and not task.is_correct(problem, "    return 0\n")

@@ -35,13 +35,15 @@ def test_math500_reads_levels_and_reports_malformed_rows(tmp_path: Path) -> None
         {"problem": "no answer", "level": 2},
         {"problem": "bad level", "answer": "1", "level": 9},
         "not json",
+        {"problem": "3+3?", "answer": "6", "level": 1, "unique_id": "a/1"},
     ]
     with pytest.warns(MalformedRowWarning, match="line 3: missing field 'answer'"):
         task = Math500Task(_write(tmp_path / "m.jsonl", rows))
     problems = list(task.problems())
     assert [(p.id, p.reference, p.metadata["level"]) for p in problems] == [("a/1", "2", 1), ("math500-2", "4", 5)]
     assert problems[0].metadata["subject"] == "Algebra" and "SECRET" not in repr(problems[0])
-    assert [line for line, _ in task.skipped] == [3, 4, 5] and "got 9" in task.skipped[1][1]
+    assert [line for line, _ in task.skipped] == [3, 4, 5, 6] and "got 9" in task.skipped[1][1]
+    assert task.skipped[3][1] == "duplicate id 'a/1' (first on line 1)"
     with pytest.warns(MalformedRowWarning):
         hard = Math500Task(str(tmp_path / "m.jsonl"), levels=[5])
     assert [p.id for p in hard.problems()] == ["math500-2"]

@@ -165,13 +165,18 @@ def test_jsonl_numbers_strings_ids_and_malformed_rows(tmp_path: Path) -> None:
 def test_jsonl_default_ids_template_and_metadata(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "sv.jsonl",
-        [row(Body="Tom has 3 apples.", Question="How many?", Answer=3.0, Type="x"), row(Body="B", Answer=1)],
+        [
+            row(Body="Tom has 3 apples.", Question="How many?", Answer=3.0, Type="x"),
+            row(Body="B", Answer=1),
+            row(Body=None, Question="How many apples?", Answer=3),
+        ],
     )
-    with pytest.warns(MalformedRowWarning, match="'Question' used by question_template"):
+    with pytest.warns(MalformedRowWarning, match="'Question' used by question_template") as caught:
         task = JsonlTask(
             str(path), answer_field="Answer", question_template="{Body} {Question}", metadata_fields=["Type"]
         )
     (problem,) = task.problems()
+    assert "line 3: question_template fields must be text or numbers, got {'Body': None}" in str(caught[0].message)
     assert problem.question == "Tom has 3 apples. How many?"
     assert problem.id == "sv-1" and problem.reference == "3"
     assert problem.metadata["Type"] == "x"

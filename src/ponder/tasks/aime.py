@@ -45,18 +45,14 @@ class AIMETask(JsonlFileTask):
     name = "aime"
 
     def __init__(self, path: str, *, few_shot: int = 0, system_prompt: str | None = None) -> None:
-        self._seen_ids: dict[str, int] = {}
         super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
 
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
-        """A problem from one AIME row; MalformedRow for a missing problem, a bad answer or a repeated id."""
+        """A problem from one AIME row; MalformedRow for a missing problem or a bad answer."""
         question, reference = _question(row), _answer(row)
         raw_id = row.get("id")
         key = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) and str(raw_id) else None
         problem_id = f"aime-{key}" if key is not None else f"aime-{line}"
-        first = self._seen_ids.setdefault(problem_id, line)
-        if first != line:
-            raise MalformedRow(f"duplicate id {raw_id!r} (first on line {first})")
         metadata: dict[str, Any] = {"path": str(self.path), "line": line}
         if isinstance(row.get("year"), int | str):
             metadata["year"] = row["year"]

@@ -102,6 +102,13 @@ def require_str(row: Mapping[str, Any], field: str) -> str:
     return value
 
 
+def check_unique(problem_id: str, line: int, first_line: dict[str, int]) -> None:
+    """MalformedRow when ``problem_id`` was already read on an earlier line (``first_line`` records them)."""
+    first = first_line.setdefault(problem_id, line)
+    if first != line:
+        raise MalformedRow(f"duplicate id {problem_id!r} (first on line {first})")
+
+
 class JsonlFileTask(MathAnswerTask, ABC):
     """Base of tasks whose problems come from one JSON Lines file (the "test" split).
 
@@ -127,9 +134,12 @@ class JsonlFileTask(MathAnswerTask, ABC):
         """Read the file; record and warn about skipped rows; TaskError when no row is usable."""
         rows, skipped = read_jsonl(self.path)
         problems: list[Problem] = []
+        first_line: dict[str, int] = {}
         for line, row in rows:
             try:
-                problems.append(self._row_to_problem(line, row))
+                problem = self._row_to_problem(line, row)
+                check_unique(problem.id, line, first_line)
+                problems.append(problem)
             except (MalformedRow, ConfigError) as exc:
                 skipped.append((line, str(exc)))
         self.skipped = sorted(skipped)

@@ -22,7 +22,14 @@ from typing import Any
 from ponder.code.examples import build_program, code_key
 from ponder.code.sandbox import Limits, Sandbox
 from ponder.errors import ConfigError, TaskError
-from ponder.tasks.files import MalformedRow, MalformedRowWarning, describe_skipped, read_jsonl, require_str
+from ponder.tasks.files import (
+    MalformedRow,
+    MalformedRowWarning,
+    check_unique,
+    describe_skipped,
+    read_jsonl,
+    require_str,
+)
 from ponder.tasks.math_answer import check_limit
 from ponder.types import Message, Problem
 
@@ -89,9 +96,12 @@ class HumanEvalTask:
         """Read the file; record and warn about malformed rows; TaskError when none is usable."""
         rows, skipped = read_jsonl(self.path)
         problems: list[Problem] = []
+        first_line: dict[str, int] = {}
         for line, row in rows:
             try:
-                problems.append(_row_to_problem(row))
+                problem = _row_to_problem(row)
+                check_unique(problem.id, line, first_line)
+                problems.append(problem)
             except MalformedRow as exc:
                 skipped.append((line, str(exc)))
         self.skipped = sorted(skipped)

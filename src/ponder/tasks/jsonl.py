@@ -97,7 +97,6 @@ class JsonlTask(JsonlFileTask):
         if id_prefix is not None and (not isinstance(id_prefix, str) or not id_prefix):
             raise ConfigError(f"id_prefix must be a non-empty string or None, got {id_prefix!r}")
         self.id_prefix = id_prefix
-        self._first_line_of_id: dict[str, int] = {}
         super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
 
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
@@ -121,6 +120,13 @@ class JsonlTask(JsonlFileTask):
         missing = [name for name in self._template_fields if name not in row]
         if missing:
             raise MalformedRow(f"missing field(s) {', '.join(map(repr, missing))} used by question_template")
+        odd = {
+            n: row[n]
+            for n in self._template_fields
+            if isinstance(row[n], bool) or not isinstance(row[n], str | int | float)
+        }
+        if odd:
+            raise MalformedRow(f"question_template fields must be text or numbers, got {odd!r}")
         question = self.question_template.format_map(row).strip()
         if not question:
             raise MalformedRow("question_template gives an empty question")
@@ -134,8 +140,4 @@ class JsonlTask(JsonlFileTask):
         value = row.get(self.id_field)
         if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
             raise MalformedRow(f"field {self.id_field!r} must be a non-empty string or integer, got {value!r}")
-        problem_id = str(value)
-        first = self._first_line_of_id.setdefault(problem_id, line)
-        if first != line:
-            raise MalformedRow(f"duplicate id {problem_id!r} (first on line {first})")
-        return problem_id
+        return str(value)  # unique: JsonlFileTask skips a repeated id
