@@ -225,6 +225,34 @@ def test_a_malformed_scorer_reply_is_a_scorer_error(make_ctx):
     assert isinstance(info.value.__cause__, ScorerError)
 
 
+@pytest.mark.parametrize("scores", [[[None, None]], [["high"]]])
+def test_scores_that_are_not_numbers_are_a_scorer_error_that_keeps_the_tree(make_ctx, scores):
+    class Odd:
+        def score_steps(self, problem, candidates):
+            return [list(scores[0])[: len(c)] + [None] * (len(c) - len(scores[0])) for c in candidates]
+
+    ctx = _ctx(make_ctx)
+    ctx.process_scorer = Odd()
+    with pytest.raises(StrategyError, match="process scorer's scores failed") as info:
+        BeamSearch(n=4, beam_width=2).run(P, ctx)
+    assert isinstance(info.value.__cause__, ScorerError)
+    [partial] = info.value.partial
+    assert [n["step"] for n in _nodes(partial) if n["depth"] == 1] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("subtrees", [False, True])
+def test_leaves_with_the_same_text_grow_different_children(make_ctx, subtrees):
+    """Every sample of the first step is the same text; kept beams (or DVTS subtrees) must still draw their
+    own samples below it, not copies of one another's (each leaf has its own sample positions)."""
+
+    def script(prompt, index, seed):
+        return "Start.\n\nx" if not generated(prompt) else f"Answer \\boxed{{{seed % 1000003}}}"
+
+    ctx = _ctx(make_ctx, script, scores={})
+    [r] = BeamSearch(n=8, beam_width=2, max_depth=2, select="score", subtrees=subtrees).run(P, ctx)
+    assert len(r.candidates) == 8 and len({c.text for c in r.candidates}) == 8
+
+
 def test_lookahead_values_a_step_by_its_greedy_rollout(make_ctx):
     tree = {
         (): ["a\n\nx", "b\n\nx"],

@@ -109,8 +109,10 @@ def test_token_budget_mode_stops_at_the_budget(make_ctx):
 def test_bad_parameters(make_ctx):
     with pytest.raises(ConfigError, match="simulations must be an integer >= 1, got 0"):
         MCTS(simulations=0)
-    with pytest.raises(ConfigError, match=r"c must be a number >= 0\.0, got -1"):
+    with pytest.raises(ConfigError, match=r"c must be a finite number >= 0\.0, got -1"):
         MCTS(c=-1)
+    with pytest.raises(ConfigError, match=r"c must be a finite number >= 0\.0, got nan"):
+        MCTS(c=float("nan"))
     with pytest.raises(ConfigError, match="max_completion_tokens=2 is smaller than children=3"):
         MCTS().run(P, _ctx(make_ctx, tree_script({}), budget=Budget(max_completion_tokens=2)))
 
@@ -139,3 +141,23 @@ def test_estimates_without_any_terminal_still_answer(make_ctx, select):
     assert ctx.backend.inner.calls[-1][1].stop == ()
     assert len(r.candidates) == 1 and r.selected == 0
     assert [n["terminal"] for n in _nodes(r).values() if n["terminal"]] == ["forced"]
+
+
+def test_a_rollout_ending_in_an_empty_step_is_a_dead_end(make_ctx):
+    tree = {(): ["a\n\nx", "b \\boxed{4}"], ("a",): ["\n\nzzz"]}  # after "a" the model writes nothing
+    ctx = _ctx(make_ctx, tree_script(tree), {"a": 0.9, "b \\boxed{4}": 0.6})
+    [r] = MCTS(simulations=1, children=2, max_depth=4, select="score").run(P, ctx)
+    assert [c.answer for c in r.candidates] == ["4"] and r.answer == "4"
+    assert _nodes(r)["a"]["value"] == 0.0  # not its partial text scored as a complete solution
+
+
+def test_visits_falls_back_up_the_path_when_its_end_has_no_candidate(make_ctx):
+    def script(prompt, index, seed):
+        depth = len(generated(prompt).split("\n\n")) - 1 if generated(prompt) else 0
+        return f"Final {depth} \\boxed{{7}}" if index == 1 else f"step{depth} more words\n\nx"
+
+    ctx = _ctx(make_ctx, script, budget=Budget(max_completion_tokens=40))
+    [r] = MCTS(simulations=None, children=2, max_depth=10, value="estimate", select="visits").run(P, ctx)
+    select = _event(r, "select")
+    assert r.answer == "7" and r.selected is not None  # the budget ran out before the path's end finished
+    assert select["below"] != select["path"][-1] and select["below"] in select["path"]

@@ -164,3 +164,16 @@ def test_a_forced_completion_starts_from_the_best_deepest_open_leaf(make_ctx):
     # "a" (0.9) was expanded, so it is no restart point; "a11" and "b" tie at 0.8 and the deeper one wins.
     assert nodes["go on \\boxed{5}"]["terminal"] == "forced"
     assert nodes["go on \\boxed{5}"]["parent"] == nodes["a11"]["id"] and r.answer == "5"
+
+
+def test_a_pruned_node_that_a_forced_completion_restarts_from_is_no_longer_marked_pruned(make_ctx):
+    ctx = _ctx(make_ctx, tree_script({(): ["a\n\nx", "b\n\nx"]}, default=["forced \\boxed{9}"]), {"a": 0.2, "b": 0.1})
+    [r] = TreeOfThought(k=2, breadth=2, max_depth=4, threshold=0.9).run(P, ctx)
+    nodes = _nodes(r)
+    assert nodes["a"]["pruned"] is None and nodes["a"]["restarted"] == "value 0.2 below threshold 0.9"
+    assert nodes["b"]["pruned"] == "value 0.1 below threshold 0.9" and r.answer == "9"
+
+
+def test_a_nan_threshold_is_refused():
+    with pytest.raises(ConfigError, match="threshold must be a finite number, got nan"):
+        TreeOfThought(threshold=float("nan"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from ponder.errors import ConfigError
@@ -20,7 +21,12 @@ def one_of(who: str, field: str, value: object, choices: Sequence[str]) -> None:
 
 
 def number(who: str, field: str, value: object, low: float | None = None) -> None:
-    """ConfigError unless ``value`` is a real number (>= ``low`` when given)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or (low is not None and value < low):
+    """ConfigError unless ``value`` is a finite real number (>= ``low`` when given)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or (low is not None and value < low)
+    ):
         bound = "" if low is None else f" >= {low}"
-        raise ConfigError(f"{who} {field} must be a number{bound}, got {value!r}")
+        raise ConfigError(f"{who} {field} must be a finite number{bound}, got {value!r}")

@@ -69,12 +69,13 @@ def checked_scores(ctx: Context, tree: Tree, paths: list[list[str]]) -> list[lis
     """The process scorer's step scores of ``paths`` (continuing the tree's prompt), validated."""
     scorer = process_scorer(ctx)
     scores = typed(lambda: score_steps(scorer, tree.problem, paths, prompt=tree.prompt), "process scorer")
-    if len(scores) != len(paths):
-        raise ScorerError(f"process scorer returned {len(scores)} score lists for {len(paths)} candidates")
-    for path, s in zip(paths, scores, strict=True):
-        if len(s) != len(path) or not all(math.isfinite(float(x)) for x in s):
-            raise ScorerError(f"process scorer returned step scores {list(s)!r} for {len(path)} steps")
-    return [[float(x) for x in s] for s in scores]
+    numbers = typed(lambda: [[float(x) for x in s] for s in scores], "process scorer's scores")
+    if len(numbers) != len(paths):
+        raise ScorerError(f"process scorer returned {len(numbers)} score lists for {len(paths)} candidates")
+    for path, s in zip(paths, numbers, strict=True):
+        if len(s) != len(path) or not all(math.isfinite(x) for x in s):
+            raise ScorerError(f"process scorer returned step scores {s!r} for {len(path)} steps")
+    return numbers
 
 
 def typed(call: Callable[[], T], what: str) -> T:
@@ -94,7 +95,8 @@ def score_solutions(ctx: Context, tree: Tree, texts: Sequence[str], agg: str) ->
     if ctx.scorer is not None:
         cands = [Candidate(text=t, answer=ctx.task.extract_answer(t)) for t in texts]
         scorer = ctx.scorer
-        values = [float(v) for v in typed(lambda: scorer.score(tree.problem, cands), "outcome scorer")]
+        raw = typed(lambda: scorer.score(tree.problem, cands), "outcome scorer")
+        values = typed(lambda: [float(v) for v in raw], "outcome scorer's scores")
         if len(values) != len(texts) or not all(math.isfinite(v) for v in values):
             raise ScorerError(f"outcome scorer returned {values!r} for {len(texts)} solutions")
         return values

@@ -142,10 +142,17 @@ class Stepper:
         return self.call(prompts, [tree.problem.id for tree, _ in leaves], k, **changes)
 
     def call(self, prompts: list[str], tags: list[str], k: int, **changes: Any) -> list[Generation]:
-        """One metered backend call with the run's params (``changes`` applied) and a fresh derived seed."""
+        """One metered backend call with the run's params (``changes`` applied) and a fresh derived seed.
+        The j-th prompt of a problem in the call draws samples j*k .. j*k+k-1, so two leaves with the same
+        text (kept beams, DVTS subtrees, FoT trees) still get different children."""
         self.calls += 1
         seed = self.params.seed
         if seed is not None:
             seed = (seed * 7_919 + self.calls * 104_729) % (2**31 - 1)
-        params = self.params.replace(seed=seed, **changes)
+        rank: dict[str, int] = {}
+        offsets = []
+        for tag in tags:
+            offsets.append(rank.get(tag, 0) * k)
+            rank[tag] = rank.get(tag, 0) + 1
+        params = self.params.replace(seed=seed, offsets=tuple(offsets) if any(offsets) else (), **changes)
         return self.ctx.backend.generate(prompts, params, k, tags=tags)

@@ -74,6 +74,9 @@ def ensure_finished(trees: Sequence[Tree], stepper: Stepper, evaluate: Evaluate)
             leaves.append((tree, min(open_leaves or [tree.root], key=_restart_key), group))
     if not leaves:
         return
+    for _, node, _ in leaves:
+        if node.pruned is not None:  # it grows again: the trace says what it had been
+            node.info["restarted"], node.pruned = node.pruned, None
     kids = stepper.expand([(t, n) for t, n, _ in leaves], 1, "forced")
     for (_, _, group), [child] in zip(leaves, kids, strict=True):
         child.group = group

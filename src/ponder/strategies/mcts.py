@@ -143,16 +143,16 @@ class MCTS:
                 starts.append((tree, first))
         rolls = stepper.rollout(starts, [self.max_depth - k.depth for _, k in starts], greedy=False, force=True)
         for (_, node), r in zip(starts, rolls, strict=True):
-            node.info["rollout"] = {"text": r.text, "tokens": r.n_tokens, "terminal": r.terminal}
+            node.info["rollout"] = {"text": r.text, "tokens": r.n_tokens, "terminal": r.terminal}  # "empty": dead
         return [self._score_complete(tree, children, ctx) for (tree, _), children in zip(leaves, kids, strict=True)]
 
     def _score_complete(self, tree: Tree, children: list[Node], ctx: Context) -> list[tuple[Node, float]]:
         """Score the finished children and the rollout (if any) of one expansion as complete solutions."""
         done = [k for k in children if k.solution]
-        rolled = [k for k in children if "rollout" in k.info]
+        rolled = [k for k in children if _rolled(k)]
         texts = [k.prefix for k in done] + [k.prefix + k.info["rollout"]["text"] for k in rolled]
         values = score_solutions(ctx, tree, texts, self.agg)
-        dead = [k for k in children if k.dead_end]
+        dead = [k for k in children if k.dead_end or ("rollout" in k.info and not _rolled(k))]
         pairs = list(zip(done + rolled + dead, [*values, *[0.0] * len(dead)], strict=True))
         for node, v in pairs:
             node.value = v
@@ -169,7 +169,7 @@ class MCTS:
             else:
                 end = min((n for n in tree.nodes if not n.finished), key=rank_key, default=tree.root)
                 scope = tree.nodes
-            if not end.finished and not any(n.solution or "rollout" in n.info for n in scope):
+            if not end.finished and not any(n.solution or _rolled(n) for n in scope):
                 todo.append((tree, end))
         if not todo:
             return
@@ -190,7 +190,7 @@ class MCTS:
             if node.solution:
                 owners.append(node)
                 drafts.append(tree.candidate(node, ctx.task))
-            if "rollout" in node.info:
+            if _rolled(node):
                 roll = node.info["rollout"]
                 owners.append(node)
                 drafts.append(tree.candidate(node, ctx.task, roll["text"], roll["tokens"]))
@@ -199,10 +199,22 @@ class MCTS:
             answer, selected, chosen = pick(candidates, "score", ctx)
         else:
             path = best_path(tree)
-            inside = {n.id for n in subtree(tree, (path or [tree.root])[-1])}
-            mine = [i for i, o in enumerate(owners) if o.id in inside and candidates[i].filtered is None]
-            selected = min(mine, key=lambda i: (-(candidates[i].score or 0.0), i), default=None)
+            selected, end = None, tree.root
+            for end in reversed([tree.root, *[n for n in path if n is not tree.root]]):  # deepest with a candidate
+                inside = {n.id for n in subtree(tree, end)}
+                mine = [i for i, o in enumerate(owners) if o.id in inside and candidates[i].filtered is None]
+                selected = min(mine, key=lambda i: (-(candidates[i].score or 0.0), i), default=None)
+                if selected is not None:
+                    break
             answer = None if selected is None else candidates[selected].answer
-            chosen = TraceEvent("select", {"rule": "visits", "path": [n.id for n in path], "selected": selected})
+            data = {"rule": "visits", "path": [n.id for n in path], "below": end.id, "selected": selected}
+            chosen = TraceEvent("select", data)
         trace = [event, tree.event(), *filter_events(candidates), chosen]
         return result(self, tree.problem, ctx, answer, candidates, trace, selected)
+
+
+def _rolled(node: Node) -> bool:
+    """Whether ``node`` has a rollout that reached something (a rollout ending in an empty step is a dead end:
+    value 0, not a candidate)."""
+    roll = node.info.get("rollout")
+    return roll is not None and roll["terminal"] != "empty"
