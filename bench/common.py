@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def replace_section(path: str | Path, key: str, title: str, body: str) -> None:
 
 def command_line(module: str) -> str:
     """The command that ran benchmark ``module`` (``bench.NAME``), as a user would type it again."""
-    return " ".join([".venv/bin/python", "-m", module, *sys.argv[1:]])
+    return " ".join([".venv/bin/python", "-m", module, *(shlex.quote(a) for a in sys.argv[1:])])
 
 
 def machine_line() -> str:

@@ -39,6 +39,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--n-ctx", type=int, default=16384, help="KV cells of the llama.cpp backend")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--run", type=Path, default=Path("runs/eval_scaling"), help="eval directory (resumable)")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="generation cache (default: RUN/cache.sqlite); another run's cache "
+        "replays its samples, so the records are re-graded by the current code at no generation cost",
+    )
+    ap.add_argument("--note", default="", help="a sentence added to the published section (how the run was made)")
     ap.add_argument("--docs", type=Path, default=Path("docs/results/eval_scaling"), help="report directory")
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     return ap.parse_args(argv)
@@ -54,6 +62,8 @@ def eval_command(args: argparse.Namespace) -> list[str]:
         cmd += ["--backend-option", f"n_ctx={args.n_ctx}", "--backend-option", f"n_threads={args.threads}"]
     if args.model:
         cmd += ["--model", args.model]
+    if args.cache is not None:
+        cmd += ["--cache", str(args.cache)]
     return [*cmd, "--out", str(args.run)]
 
 
@@ -86,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"`{args.model or DEFAULT_MODEL}`, T=0.8, at most {args.max_tokens} tokens per sample"
         f"{f', {args.threads} threads' if args.backend == 'llamacpp' else ''}; "
         f"{machine_line()}. Wall seconds include the original generation time of samples replayed from the "
-        "cache. Full report (plots against budget, tokens, FLOPs and wall time; maj@k, pass@k): "
+        f"cache.{f' {args.note}' if args.note else ''} Full report (plots against budget, tokens, FLOPs and wall "
+        "time; maj@k, pass@k): "
         f"[{args.docs}/report.md]({_rel(args.docs)}/report.md).\n\n"
         f"{table(summary)}\n\n"
         f"![accuracy against budget]({_rel(args.docs)}/accuracy_vs_budget.png)\n\n"
