@@ -11,7 +11,7 @@ import pytest
 from ponder.backends.fake import FakeBackend, FakeReply
 from ponder.budget import Meter, Metered
 from ponder.errors import ConfigError
-from ponder.scorers.judge import JudgeScorer
+from ponder.scorers.judge import DEFAULT_CONTINUE_PROMPT, JudgeScorer
 from ponder.tasks.math_answer import MathAnswerTask
 from ponder.types import Problem, SamplingParams
 
@@ -97,7 +97,7 @@ def test_cache_off_judges_again_and_other_problems_are_separate() -> None:
 
 
 GEN_PROMPT = "<|user|>\nSolve: What is 6 * 7?\n<|assistant|>\n"
-ASK = "Is the last step correct? Yes or No."
+ASK = DEFAULT_CONTINUE_PROMPT
 
 
 def _continued(prompt: str, index: int, seed: int | None) -> FakeReply:
