@@ -46,9 +46,9 @@ class Reprefill:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[Generation]:
         out: list[Generation] = []
-        for prompt in prompts:
+        for i, prompt in enumerate(prompts):
             self.inner.clear_cache()
-            out.extend(self.inner.generate([prompt], params, n))
+            out.extend(self.inner.generate([prompt], params.subset([i]), n))
         return out
 
     def close(self) -> None:
