@@ -47,6 +47,8 @@ class Knobs:
     """Name the matched stop string in the choice, as vLLM does."""
     delay: float = 0.0
     """Seconds each POST sleeps before replying."""
+    gate: threading.Event | None = None
+    """When set, each POST waits (10 s at most) for this event before replying."""
     models: tuple[str, ...] = ("test-model",)
 
 
@@ -171,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         number = self.fixture.enter(self.path, body)
         try:
+            if self.fixture.knobs.gate is not None:
+                self.fixture.knobs.gate.wait(10)
             if self.fixture.knobs.delay:
                 time.sleep(self.fixture.knobs.delay)
             status, reply, headers = _answer(self.fixture.knobs, self.path, body, number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -459,3 +460,30 @@ def test_a_failed_request_still_charges_the_replies_that_came_back(make: Make, s
     assert len(ok) == 2 and len(info.value.spent) == 2  # the other two requests were waited for
     assert metered.usage.completion_tokens == sum(c.n_tokens for r in ok for c in r.completions) > 0
     assert metered.usage.prompt_tokens == sum(r.prompt_tokens for r in ok) and metered.usage.calls == 1
+
+
+def test_close_does_not_wait_for_a_capability_probe(make: Make, server: FixtureServer) -> None:
+    server.knobs.gate = threading.Event()  # every POST is held until the gate opens
+    backend = make(native_n=None)
+
+    def detect() -> None:
+        with contextlib.suppress(BackendError):
+            backend.capabilities  # noqa: B018 - the property sends the probe
+
+    probe = threading.Thread(target=detect)
+    probe.start()
+    for _ in range(500):  # wait until the probe's request has reached the server and is held there
+        if server.count(COMPLETIONS):
+            break
+        probe.join(0.01)
+    assert server.count(COMPLETIONS), "the capability probe sent no request"
+    closer = threading.Thread(target=backend.close)
+    closer.start()
+    closer.join(5)
+    closed_while_held = not closer.is_alive() and not server.knobs.gate.is_set()
+    server.knobs.gate.set()
+    probe.join(10)
+    assert closed_while_held, "close() waited for the probe's request"
+    assert not probe.is_alive()
+    with pytest.raises(BackendError, match="closed"):
+        backend.generate(["q"], PARAMS)

@@ -98,6 +98,9 @@ class OpenAIBackend:
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._client = openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
         self._lock = threading.RLock()
+        """Held while a fact is detected (callers wait for one probe instead of each sending their own)."""
+        self._state_lock = threading.Lock()
+        """Guards the worker pool and ``_closed``; never held across a request, so close() never waits on one."""
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
 
@@ -261,7 +264,9 @@ class OpenAIBackend:
         for what has, and raises a BackendError whose ``spent`` holds the replies that came back."""
         if len(fns) <= 1:
             return [fn() for fn in fns]
-        with self._lock:
+        with self._state_lock:
+            if self._closed:
+                raise BackendError("this OpenAI backend is closed")
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ponder-openai")
             pool = self._pool
@@ -281,7 +286,7 @@ class OpenAIBackend:
 
     def close(self) -> None:
         """Stop the worker threads and close the HTTP client. Safe to call twice."""
-        with self._lock:
+        with self._state_lock:
             if self._closed:
                 return
             self._closed = True
