@@ -45,9 +45,9 @@ DEFAULT_STEP_PROMPT = (
 )
 """Step prompt; ``{steps}`` holds steps 1..n as "Step k:" blocks and ``{n}`` the number of the judged step."""
 DEFAULT_CONTINUE_PROMPT = "Is the last step correct?"
-"""The question asked after the steps in the "continue" step style. P("Yes") is normalised against P("No"), so
-no answer format is asked for: adding " Yes or No." costs 4 more tokens per judged step (qwen2.5 tokenizer) and
-separated correct from wrong solutions no better (``bench.judge_prompt``, docs/BENCHMARKS.md)."""
+"""The question asked after the steps in the "continue" step style. It is asked once per judged step, so it is
+kept short; no answer format is asked for, because P("Yes") is read from the reply's first token and normalised
+against P("No")."""
 STEP_STYLES: tuple[str, ...] = ("auto", "continue", "fresh")
 _MARK = "\u2063PONDER-JUDGE-MARK\u2063"
 """Placeholder assistant text used to cut the chat template's turn change out of a rendered conversation."""
