@@ -59,6 +59,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budgets", type=ints, default=[1, 2, 4, 8, 16])
     ap.add_argument("--strategies", default="self_consistency,revisions", help="calibration grid strategies")
     ap.add_argument("--scorer", default=None, help="scorer (needed for best_of_n / beam_search / verifier)")
+    ap.add_argument("--seeds", type=ints, default=[0], help="sampling seeds, each a separate run of every problem")
     ap.add_argument("--probe", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=320)
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
@@ -85,7 +86,7 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
         "model": args.model,
         "backend_options": options,
         "budgets": tuple(args.budgets),
-        "seeds": (0,),
+        "seeds": tuple(args.seeds),
         "scorer": args.scorer,
         "max_tokens": args.max_tokens,
         "chunk_size": args.chunk_size,
@@ -212,7 +213,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     held = f" (numbers {args.offset} to {args.offset + args.held_out - 1})" if args.offset else ""
     return (
         f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `{args.split}` problems "
-        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}; "
+        f"({args.strategies}), measured on {args.held_out} held-out `test` problems{held}{_seeds(args)}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
         f"{ratio} x**{reach}.\n\n{_early_lines(m)}\n\n"
@@ -224,6 +225,14 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"{validation_table(policy)}\n\n"
         f"Command: `{command}`"
     )
+
+
+def _seeds(args: argparse.Namespace) -> str:
+    """How many seeds each problem ran with, when more than one (rows average them)."""
+    if len(args.seeds) == 1:
+        return ""
+    seeds = ", ".join(map(str, args.seeds))
+    return f", each with seeds {seeds} in both parts (accuracies and tokens average the {len(args.seeds)} runs)"
 
 
 def _early_lines(m: dict[str, Any]) -> str:
