@@ -156,11 +156,24 @@ def run_chunks(strategy: Strategy, problems: Sequence[Problem], ctx: Context, ch
     for start in range(0, len(problems), chunk_size):
         chunk = [p.blind() for p in problems[start : start + chunk_size]]
         try:
-            done.extend(strategy.run(chunk, ctx))
+            results = strategy.run(chunk, ctx)
         except ConfigError:
             raise  # a configuration mistake, not a failure part-way: nothing to keep
         except PonderError as exc:
             raise StrategyError(
                 f"{strategy.name} failed after {len(done)} of {len(problems)} problems: {exc}", partial=done
             ) from exc
+        _check_results(strategy, chunk, results, done)
+        done.extend(results)
     return done
+
+
+def _check_results(strategy: Strategy, chunk: Sequence[Problem], results: Sequence[Result], done: list[Result]) -> None:
+    """A strategy returns one Result per problem, each with at least one candidate (a Result without any would
+    leave callers, the server among them, nothing to show); the StrategyError keeps every Result before it."""
+    if len(results) != len(chunk):
+        raise StrategyError(f"{strategy.name} returned {len(results)} results for {len(chunk)} problems", partial=done)
+    for i, (problem, res) in enumerate(zip(chunk, results, strict=True)):
+        if not res.candidates:
+            partial = [*done, *results[:i]]
+            raise StrategyError(f"{strategy.name} returned no candidates for problem {problem.id!r}", partial=partial)

@@ -144,8 +144,6 @@ class ChatPlan:
     def _choice(self, res: Result) -> ChoiceOut:
         assert self.task is not None
         cand = pick(res, self.task)
-        if cand is None:
-            return ChoiceOut("", "stop")
         cut = cand.answer is None and cand.n_tokens >= self.params.max_tokens
         return ChoiceOut(cand.text, "length" if cut else "stop")
 
@@ -206,7 +204,7 @@ def _message(m: ChatMessage, index: int) -> Message:
     return Message("system" if m.role == "developer" else m.role, m.text())  # type: ignore[arg-type]
 
 
-def pick(res: Result, task: Task) -> Candidate | None:
+def pick(res: Result, task: Task) -> Candidate:
     """The candidate whose text answers the request (see the module docstring)."""
     if res.selected is not None:
         return res.candidates[res.selected]
@@ -215,7 +213,7 @@ def pick(res: Result, task: Task) -> Candidate | None:
         for cand in res.candidates:
             if cand.answer is not None and task.answer_key(cand.answer) == key:
                 return cand
-    return res.candidates[-1] if res.candidates else None
+    return res.candidates[-1]  # run_chunks refuses a Result without candidates
 
 
 def summary(results: list[Result], seeds: tuple[int, ...], full_trace: bool) -> dict[str, Any]:
