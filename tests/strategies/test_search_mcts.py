@@ -6,7 +6,7 @@ import pytest
 
 from ponder.backends.fake import FakeBackend
 from ponder.budget import Budget
-from ponder.errors import ConfigError
+from ponder.errors import BudgetExhausted, ConfigError
 from ponder.strategies.mcts import MCTS
 from ponder.types import Problem
 from tests.search.scripted import AnswerScores, StepScores, generated, tree_script
@@ -98,12 +98,24 @@ def test_simulations_of_all_problems_run_in_lockstep(make_ctx):
 
 
 def test_token_budget_mode_stops_at_the_budget(make_ctx):
-    ctx = _ctx(make_ctx, tree_script({}, default=["go\n\nx"]), budget=Budget(max_completion_tokens=20))
+    script = tree_script({(): ["s \\boxed{5}", "go\n\nx"]}, default=["go\n\nx"])
+    ctx = _ctx(make_ctx, script, budget=Budget(max_completion_tokens=20))
     [r] = MCTS(simulations=None, children=2, max_depth=50, value="estimate").run(P, ctx)
     assert ctx.backend.usage.completion_tokens <= 20
     assert _event(r, "search")["stopped"].startswith("budget")
+    assert "5" in [c.answer for c in r.candidates], "the solution found before the budget ran out is kept"
     with pytest.raises(ConfigError, match="set a Budget"):
         MCTS(simulations=None).run(P, _ctx(make_ctx, tree_script({})))
+
+
+def test_a_budget_spent_before_any_solution_raises_and_keeps_the_tree(make_ctx):
+    ctx = _ctx(make_ctx, tree_script({}, default=["go\n\nx"]), budget=Budget(max_completion_tokens=20))
+    with pytest.raises(BudgetExhausted) as info:
+        MCTS(simulations=None, children=2, max_depth=50, value="estimate").run(P, ctx)
+    assert ctx.backend.usage.completion_tokens <= 20
+    [partial] = info.value.partial
+    assert partial.answer is None and partial.candidates == ()
+    assert len(_event(partial, "tree")["nodes"]) > 3, "the tree explored before the budget ran out is in the trace"
 
 
 def test_bad_parameters(make_ctx):
