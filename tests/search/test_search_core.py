@@ -9,13 +9,13 @@ import pytest
 from ponder.backends.fake import FakeBackend
 from ponder.errors import BackendError, ConfigError, StrategyError
 from ponder.search.evaluate import parse_choice, score_nodes
-from ponder.search.finish import keep_partial, make_stepper, new_trees
+from ponder.search.finish import keep_partial, make_stepper, new_trees, pick
 from ponder.search.levels import survivors
 from ponder.search.show import tree_lines
 from ponder.search.tree import Tree
 from ponder.search.uct import backprop, best_path, close, select_leaf
 from ponder.strategies.beam import BeamSearch
-from ponder.types import Completion, Problem
+from ponder.types import Candidate, Completion, Problem
 from tests.search.scripted import StepScores, tree_script
 
 P = Problem("What is 3 + 4?", id="p")
@@ -173,3 +173,15 @@ def test_tree_lines_draw_the_tree_with_ends_and_prunings():
         "#3   -   'other'  [pruned: rank 2 of 2 in group 0; 1 kept]",
     ]
     assert tree_lines(tree.event().data["nodes"], max_nodes=1)[-1] == "... 2 more node(s)"
+
+
+def test_score_selection_prefers_candidates_with_an_answer(make_ctx):
+    ctx = make_ctx()
+    cands = [
+        Candidate("cut off", answer=None, score=0.9),
+        Candidate("x \\boxed{2}", answer="2", score=0.4),
+        Candidate("y \\boxed{3}", answer="3", score=0.6),
+        Candidate("z \\boxed{4}", answer="4", score=0.95, filtered="guard"),
+    ]
+    assert pick(cands, "score", ctx)[:2] == ("3", 2), "the best answered, unfiltered candidate"
+    assert pick(cands[:1], "score", ctx)[:2] == (None, 0), "with no answered candidate, the best one still"

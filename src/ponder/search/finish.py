@@ -1,7 +1,7 @@
 """Starting and finishing a search: trees, budget checks, forced completions, final pick, Results, errors.
 
 Final pick (``pick``) over the finished candidates that no guardrail filtered:
-- "score": the highest value (ties: the earliest candidate);
+- "score": the highest value among candidates with an answer, when any has one (ties: the earliest candidate);
 - "weighted_vote": answers grouped by ``task.answer_key``, each group weighted by the sum of its values
   (values must be non-negative, e.g. P("Yes") of a judge);
 - "vote": plain majority of answers.
@@ -101,7 +101,7 @@ def pick(candidates: Sequence[Candidate], select: str, ctx: Context) -> tuple[st
     """The answer, the chosen candidate's index and a "select" trace event."""
     if select == "score":
         kept = [i for i, c in enumerate(candidates) if c.filtered is None]
-        best = min(kept, key=lambda i: (-(candidates[i].score or 0.0), i), default=None)
+        best = min(kept, key=lambda i: (candidates[i].answer is None, -(candidates[i].score or 0.0), i), default=None)
         answer = None if best is None else candidates[best].answer
         return answer, best, TraceEvent("select", {"rule": "score", "selected": best})
     weights = None

@@ -14,7 +14,9 @@ Budget: ``simulations`` per problem, or with ``simulations=None`` until the run'
 BudgetExhausted ends the search, which then answers with what it found; a problem with no complete solution
 by then raises BudgetExhausted, the tree so far in ``partial``). Final answer: ``select="visits"``
 follows the most visited path and takes the best solution found below its end (completing that node once
-if none was), ``select="score"`` the best solution anywhere. Candidates are every complete solution seen:
+if none was), ``select="score"`` the best solution anywhere; both prefer solutions with an answer, so a
+higher-valued one that ends without an answer is passed over (the deepest end on the path with an answered
+solution below it is used). Candidates are every complete solution seen:
 terminal nodes and rollouts (a rollout is shown in the trace under the node it started from).
 """
 
@@ -202,18 +204,31 @@ class MCTS:
             answer, selected, chosen = pick(candidates, "score", ctx)
         else:
             path = best_path(tree)
-            selected, end = None, tree.root
-            for end in reversed([tree.root, *[n for n in path if n is not tree.root]]):  # deepest with a candidate
-                inside = {n.id for n in subtree(tree, end)}
-                mine = [i for i, o in enumerate(owners) if o.id in inside and candidates[i].filtered is None]
-                selected = min(mine, key=lambda i: (-(candidates[i].score or 0.0), i), default=None)
-                if selected is not None:
-                    break
+            selected, end = _below_path(tree, path, owners, candidates)
             answer = None if selected is None else candidates[selected].answer
             data = {"rule": "visits", "path": [n.id for n in path], "below": end.id, "selected": selected}
             chosen = TraceEvent("select", data)
         trace = [event, tree.event(), *filter_events(candidates), chosen]
         return result(self, tree.problem, ctx, answer, candidates, trace, selected)
+
+
+def _below_path(
+    tree: Tree, path: Sequence[Node], owners: Sequence[Node], candidates: Sequence[Candidate]
+) -> tuple[int | None, Node]:
+    """The best-scored kept candidate below the deepest node of ``path`` that has one with an answer below it
+    (else, when no candidate has an answer, below the deepest node with any), and that node."""
+    ends = list(reversed([tree.root, *[n for n in path if n is not tree.root]]))
+    for need_answer in (True, False):
+        for end in ends:
+            inside = {n.id for n in subtree(tree, end)}
+            mine = [
+                i
+                for i, o in enumerate(owners)
+                if o.id in inside and candidates[i].filtered is None and (candidates[i].answer or not need_answer)
+            ]
+            if mine:
+                return min(mine, key=lambda i: (-(candidates[i].score or 0.0), i)), end
+    return None, tree.root
 
 
 def _rolled(node: Node) -> bool:
