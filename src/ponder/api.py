@@ -169,11 +169,7 @@ def run_chunks(strategy: Strategy, problems: Sequence[Problem], ctx: Context, ch
 
 
 def _check_results(strategy: Strategy, chunk: Sequence[Problem], results: Sequence[Result], done: list[Result]) -> None:
-    """A strategy returns one Result per problem, each with at least one candidate (a Result without any would
-    leave callers, the server among them, nothing to show); the StrategyError keeps every Result before it."""
+    """A strategy returns one Result per problem (StrategyError keeping the earlier Results otherwise). A Result
+    may hold no candidate: a search whose token budget ran out before it completed any solution."""
     if len(results) != len(chunk):
         raise StrategyError(f"{strategy.name} returned {len(results)} results for {len(chunk)} problems", partial=done)
-    for i, (problem, res) in enumerate(zip(chunk, results, strict=True)):
-        if not res.candidates:
-            partial = [*done, *results[:i]]
-            raise StrategyError(f"{strategy.name} returned no candidates for problem {problem.id!r}", partial=partial)

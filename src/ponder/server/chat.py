@@ -12,7 +12,8 @@ How messages are used:
 
 A choice's content is the chosen candidate's full text (its reasoning, ending in the answer). When a
 strategy singles out no candidate, the first candidate holding the winning answer is shown, else the last.
-finish_reason is "length" only when that candidate has no answer and used ``max_tokens`` or more.
+finish_reason is "length" only when that candidate has no answer and used ``max_tokens`` or more, or when the
+run has no candidate at all (a search whose token budget ran out first): then the content is empty.
 ``usage`` counts every token the runs spent (all samples, scorer calls included), from the metering
 wrapper. The ``ponder`` field holds the answers, candidates (without text), trace event counts (the full
 trace with ``"trace": true``), per-run usage and the seeds.
@@ -144,6 +145,8 @@ class ChatPlan:
     def _choice(self, res: Result) -> ChoiceOut:
         assert self.task is not None
         cand = pick(res, self.task)
+        if cand is None:  # a search whose budget ran out before any complete solution; its ponder field says so
+            return ChoiceOut("", "length")
         cut = cand.answer is None and cand.n_tokens >= self.params.max_tokens
         return ChoiceOut(cand.text, "length" if cut else "stop")
 
@@ -204,7 +207,7 @@ def _message(m: ChatMessage, index: int) -> Message:
     return Message("system" if m.role == "developer" else m.role, m.text())  # type: ignore[arg-type]
 
 
-def pick(res: Result, task: Task) -> Candidate:
+def pick(res: Result, task: Task) -> Candidate | None:
     """The candidate whose text answers the request (see the module docstring)."""
     if res.selected is not None:
         return res.candidates[res.selected]
@@ -213,7 +216,7 @@ def pick(res: Result, task: Task) -> Candidate:
         for cand in res.candidates:
             if cand.answer is not None and task.answer_key(cand.answer) == key:
                 return cand
-    return res.candidates[-1]  # run_chunks refuses a Result without candidates
+    return res.candidates[-1] if res.candidates else None
 
 
 def summary(results: list[Result], seeds: tuple[int, ...], full_trace: bool) -> dict[str, Any]:

@@ -11,8 +11,7 @@ One simulation per problem per round, all problems in lockstep (each phase one b
    (``search.uct``), so a fully explored tree stops early.
 
 Budget: ``simulations`` per problem, or with ``simulations=None`` until the run's token Budget is spent (a
-BudgetExhausted ends the search, which then answers with what it found; a problem with no complete solution
-by then raises BudgetExhausted, the tree so far in ``partial``). Final answer: ``select="visits"``
+BudgetExhausted ends the search, which then answers with what it found). Final answer: ``select="visits"``
 follows the most visited path and takes the best solution found below its end (completing that node once
 if none was), ``select="score"`` the best solution anywhere; both prefer solutions with an answer, so a
 higher-valued one that ends without an answer is passed over (the deepest end on the path with an answered
@@ -184,9 +183,7 @@ class MCTS:
                 else:
                     [child.value] = score_solutions(stepper.ctx, tree, [child.prefix], self.agg)
         except BudgetExhausted:
-            if any(not any(n.solution or _rolled(n) for n in tree.nodes) for tree, _ in todo):
-                raise  # a tree with no solution at all would answer with no candidate
-            # what was completed stays a candidate, unscored
+            return  # what was completed stays a candidate, unscored
 
     def _result(self, tree: Tree, ctx: Context, event: TraceEvent) -> Result:
         owners: list[Node] = []
