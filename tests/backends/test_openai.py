@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -466,9 +465,13 @@ def test_close_does_not_wait_for_a_capability_probe(make: Make, server: FixtureS
     server.knobs.gate = threading.Event()  # every POST is held until the gate opens
     backend = make(native_n=None)
 
+    raised: list[BaseException] = []
+
     def detect() -> None:
-        with contextlib.suppress(BackendError):
+        try:
             backend.capabilities  # noqa: B018 - the property sends the probe
+        except BaseException as exc:  # the test inspects whatever the probe thread raised
+            raised.append(exc)
 
     probe = threading.Thread(target=detect)
     probe.start()
@@ -485,5 +488,18 @@ def test_close_does_not_wait_for_a_capability_probe(make: Make, server: FixtureS
     probe.join(10)
     assert closed_while_held, "close() waited for the probe's request"
     assert not probe.is_alive()
+    assert all(isinstance(e, BackendError) and "closed" in str(e) for e in raised), raised
     with pytest.raises(BackendError, match="closed"):
         backend.generate(["q"], PARAMS)
+
+
+def test_every_call_on_a_closed_backend_is_a_backend_error(make: Make, server: FixtureServer) -> None:
+    backend = make(model=None, native_n=None, logprobs=None)  # nothing known yet: each fact needs a request
+    backend.close()
+    with pytest.raises(BackendError, match=r"closed \(GET /models\)"):
+        backend.model  # noqa: B018 - the property asks the server
+    with pytest.raises(BackendError, match="closed"):
+        backend.capabilities  # noqa: B018 - the property probes the server
+    with pytest.raises(BackendError, match="closed"):
+        backend._run_all([lambda: None, lambda: None])  # type: ignore[list-item]
+    assert server.count(COMPLETIONS) == 0

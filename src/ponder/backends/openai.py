@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import openai
 
@@ -30,6 +30,8 @@ from ponder.backends.openai_retry import OpenAIBackendError, RetryPolicy, call_w
 from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs, spent_of, take
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Completion, Generation, Message, SamplingParams
+
+T = TypeVar("T")
 
 Mode = Literal["completions", "chat"]
 
@@ -111,7 +113,7 @@ class OpenAIBackend:
         """The model id (listed from the server on first use when not given)."""
         with self._lock:
             if self._model is None:
-                page = call_with_retries(self._client.models.list, self._policy, "GET /models")
+                page = self._call(self._client.models.list, "GET /models")
                 ids = [m.id for m in getattr(page, "data", None) or []]
                 if not ids:
                     raise BackendError(f"the server at {self._client.base_url} lists no models; pass model=")
@@ -172,9 +174,8 @@ class OpenAIBackend:
     def _probe_completions(self) -> bool:
         kwargs = request_kwargs(_PROBE, n=1, seed=None, logprobs=False, chat=False)
         try:
-            call_with_retries(
+            self._call(
                 lambda: self._client.completions.create(model=self.model, prompt="Hello", **kwargs),
-                self._policy,
                 "POST /completions (probe)",
             )
         except OpenAIBackendError as exc:
@@ -253,11 +254,23 @@ class OpenAIBackend:
         else:
             create, what = self._client.completions.create, "POST /completions"
         model = self.model
-        response = call_with_retries(lambda: create(model=model, **kwargs), self._policy, what)
+        response = self._call(lambda: create(model=model, **kwargs), what)
         reply = parse_reply(response, params, chat=chat)
         if not reply.completions:
             raise BackendError(f"{what} returned no choices", retryable=True)
         return reply
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        """``fn`` with retries; on a closed backend, or one closed while ``fn`` ran (the HTTP client then raises
+        RuntimeError), a BackendError saying so."""
+        if self._closed:
+            raise BackendError(f"this OpenAI backend is closed ({what})")
+        try:
+            return call_with_retries(fn, self._policy, what)
+        except RuntimeError as exc:
+            if self._closed:
+                raise BackendError(f"this OpenAI backend was closed during {what}") from exc
+            raise
 
     def _run_all(self, fns: Sequence[Callable[[], Reply]]) -> list[Reply]:
         """Run ``fns`` on the pool, results in order. The first failure cancels what has not started, waits
