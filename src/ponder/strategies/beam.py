@@ -4,8 +4,8 @@ Beam search: sample ``n`` (N) first steps per problem, value each with the proce
 aggregated by ``agg``), keep the best N/M, expand each by ``beam_width`` (M) and repeat up to ``max_depth``
 steps; the last level is generated to the end (no delimiter stop), so every returned candidate is finished.
 A finished child that ranks among the kept ones ends its beam (it takes the slot); all finished children
-remain candidates. Final pick: ``select="score"`` (highest aggregated score) or ``"weighted_vote"`` (answers
-weighted by the sum of their scores).
+remain candidates. Final pick: ``select="score"`` (highest aggregated score among candidates with an answer,
+when any has one) or ``"weighted_vote"`` (answers weighted by the sum of their scores).
 
 DVTS (Beeching et al., 2024), ``subtrees=True``: the N first samples form N/M independent subtrees of M;
 each keeps only its best child per level (greedy), so subtrees never share a node and stay diverse. It is
@@ -48,7 +48,7 @@ class BeamSearch:
     subtrees: bool = False
     """DVTS: N/M independent subtrees, each keeping only its best child per level (diversity)."""
     select: str = "weighted_vote"
-    """Final pick among finished beams: "score" (best aggregated score) or "weighted_vote"."""
+    """Final pick among finished beams: "score" (best aggregated score, answered beams first) or "weighted_vote"."""
     agg: str = "last"
     """How step scores fold into a path score: min, prod, last or mean."""
     max_step_tokens: int = 256

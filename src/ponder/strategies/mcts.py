@@ -221,7 +221,9 @@ def _below_path(
             mine = [
                 i
                 for i, o in enumerate(owners)
-                if o.id in inside and candidates[i].filtered is None and (candidates[i].answer or not need_answer)
+                if o.id in inside
+                and candidates[i].filtered is None
+                and (candidates[i].answer is not None or not need_answer)
             ]
             if mine:
                 return min(mine, key=lambda i: (-(candidates[i].score or 0.0), i)), end
