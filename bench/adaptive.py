@@ -96,11 +96,13 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
 
 
 def _curve(config: EvalConfig, strategy: str) -> list[dict[str, float]]:
-    """Accuracy and generated tokens per problem at each budget of ``strategy`` on ``config``'s problems (its
-    directory may hold others, from runs with another --offset or --held-out)."""
-    mine = {p.id for p in grid_problems(config)}
+    """Accuracy and generated tokens per problem at each budget of ``strategy`` on ``config``'s problems and
+    seeds (its directory may hold others, from runs with another --offset, --held-out or --seeds)."""
+    mine, seeds = {p.id for p in grid_problems(config)}, set(config.seeds)
     rows = [
-        r for r in latest(RunStore(config.out).records())[0] if r["strategy"] == strategy and r["problem_id"] in mine
+        r
+        for r in latest(RunStore(config.out).records())[0]
+        if r["strategy"] == strategy and r["problem_id"] in mine and r["seed"] in seeds
     ]
     points = []
     for budget in sorted({r["budget"] for r in rows}):
@@ -109,7 +111,8 @@ def _curve(config: EvalConfig, strategy: str) -> list[dict[str, float]]:
         tokens = float(np.mean([r["usage"]["completion_tokens"] for r in mine]))
         hits = sum(int((r.get("cache") or {}).get("hits", 0)) for r in mine)
         made = sum(int((r.get("cache") or {}).get("misses", 0)) for r in mine)
-        points.append({"budget": budget, "acc": acc, "tokens": tokens, "problems": len(mine), "hits": hits,
+        problems = len({r["problem_id"] for r in mine})
+        points.append({"budget": budget, "acc": acc, "tokens": tokens, "problems": problems, "hits": hits,
                        "generated": made})  # fmt: skip
     return points
 
@@ -213,7 +216,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     held = f" (numbers {args.offset} to {args.offset + args.held_out - 1})" if args.offset else ""
     return (
         f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `{args.split}` problems "
-        f"({args.strategies}), measured on {args.held_out} held-out `test` problems{held}{_seeds(args)}; "
+        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}{_seeds(args)}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
         f"{ratio} x**{reach}.\n\n{_early_lines(m)}\n\n"
