@@ -134,3 +134,15 @@ def test_server_sampling_defaults_hold_where_the_request_is_silent(start: Start)
     [(_, silent, _), (_, given, _)] = backend.calls
     assert (silent.stop, silent.seed, silent.temperature) == (("END",), 11, 0.5)
     assert (given.stop, given.seed, given.temperature) == (("\n",), 3, 0.5)
+
+
+def test_a_run_without_candidates_answers_empty_content_with_finish_reason_length() -> None:
+    from ponder.api import get_task
+    from ponder.server.chat import ChatPlan, ChoiceOut
+    from ponder.types import Candidate, Result, Usage
+
+    plan = ChatPlan(None, None, SamplingParams(max_tokens=50), 1, [], task=get_task("math"))  # type: ignore[arg-type]
+    empty = Result("q", "mcts", None, (), Usage())
+    answered = Result("q", "mcts", "5", (Candidate("so \\boxed{5}", "5", n_tokens=4),), Usage(), selected=0)
+    assert plan._choice(empty) == ChoiceOut("", "length")
+    assert plan._choice(answered) == ChoiceOut("so \\boxed{5}", "stop")
