@@ -501,5 +501,5 @@ def test_every_call_on_a_closed_backend_is_a_backend_error(make: Make, server: F
     with pytest.raises(BackendError, match="closed"):
         backend.capabilities  # noqa: B018 - the property probes the server
     with pytest.raises(BackendError, match="closed"):
-        backend._run_all([lambda: None, lambda: None])  # type: ignore[list-item]
+        backend._workers.run_all([lambda: None, lambda: None])  # type: ignore[list-item]
     assert server.count(COMPLETIONS) == 0

@@ -7,11 +7,11 @@ the server can do: which endpoint works (``mode="auto"``), whether it samples ``
 completions carry ``logprobs=None``). Any of these can be set instead of detected. Detection sends a few
 one-token requests, which are not metered.
 
-Requests run on a thread pool (``concurrency`` at a time) and results come back in order. Transient failures
-are retried with backoff (``openai_retry``); anything that still fails raises a BackendError, never an error
-string in place of a completion. Reply parsing and its conventions (stop strings beyond the server's limit of
-four, token counts without usage) are in ``openai_wire``; chat templates in ``openai_prompts``. This module
-does not tokenise, meter or cache.
+Requests run on a thread pool (``concurrency`` at a time; ``openai_pool``) and results come back in order.
+Transient failures are retried with backoff (``openai_retry``); anything that still fails raises a
+BackendError, never an error string in place of a completion. Reply parsing and its conventions (stop strings
+beyond the server's limit of four, token counts without usage) are in ``openai_wire``; chat templates in
+``openai_prompts``. This module does not tokenise, meter or cache.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 import openai
 
 from ponder.backends.base import Capabilities, check_request
+from ponder.backends.openai_pool import CLOSED, Workers
 from ponder.backends.openai_prompts import Template, decode_any, decode_chat, encode_chat, jinja_template, render_chatml
 from ponder.backends.openai_retry import OpenAIBackendError, RetryPolicy, call_with_retries
-from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs, spent_of, take
+from ponder.backends.openai_wire import Reply, parse_reply, request_kwargs, take
 from ponder.errors import BackendError, ConfigError
 from ponder.types import Completion, Generation, Message, SamplingParams
 
@@ -101,10 +101,7 @@ class OpenAIBackend:
         self._client = openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
         self._lock = threading.RLock()
         """Held while a fact is detected (callers wait for one probe instead of each sending their own)."""
-        self._state_lock = threading.Lock()
-        """Guards the worker pool and ``_closed``; never held across a request, so close() never waits on one."""
-        self._pool: ThreadPoolExecutor | None = None
-        self._closed = False
+        self._workers = Workers(concurrency)
 
     # -- lazily detected facts -------------------------------------------------------------------------------
 
@@ -198,8 +195,8 @@ class OpenAIBackend:
         and seed ``params.sample_seed(0, p)``; otherwise one request per sample i with ``params.sample_seed(i, p)``
         (so n=1 sends the same seed either way)."""
         check_request(prompts, n, params)
-        if self._closed:
-            raise BackendError("this OpenAI backend is closed")
+        if self._workers.closed:
+            raise BackendError(CLOSED)
         if not prompts:
             return []
         payloads = [self._payload(p) for p in prompts]  # resolves the mode; bad prompts fail before any request
@@ -208,7 +205,7 @@ class OpenAIBackend:
             jobs = [(p, n, params.sample_seed(0, p)) for p in range(len(prompts))]
         else:
             jobs = [(p, 1, params.sample_seed(i, p)) for p in range(len(prompts)) for i in range(n)]
-        replies = self._run_all([self._job(payloads[p], params, k, seed, logprobs) for p, k, seed in jobs])
+        replies = self._workers.run_all([self._job(payloads[p], params, k, seed, logprobs) for p, k, seed in jobs])
         samples: list[list[Completion]] = [[] for _ in prompts]
         spent = [[0, 0] for _ in prompts]  # prompt tokens, cached prompt tokens: every request processes the prompt
         for (p, _, _), reply in zip(jobs, replies, strict=True):
@@ -228,7 +225,7 @@ class OpenAIBackend:
         """Fill in samples a server silently dropped (fewer choices than ``n``) with one request each."""
         missing = [(p, i) for p, got in enumerate(samples) for i in range(len(got), n)]
         fns = [self._job(payloads[p], params, 1, params.sample_seed(i, p), logprobs) for p, i in missing]
-        for (p, _), reply in zip(missing, self._run_all(fns), strict=True):
+        for (p, _), reply in zip(missing, self._workers.run_all(fns), strict=True):
             take(samples, spent, p, reply, 1)
 
     def _payload(self, prompt: str) -> dict[str, Any]:
@@ -263,48 +260,18 @@ class OpenAIBackend:
     def _call(self, fn: Callable[[], T], what: str) -> T:
         """``fn`` with retries; on a closed backend, or one closed while ``fn`` ran (the HTTP client then raises
         RuntimeError), a BackendError saying so."""
-        if self._closed:
-            raise BackendError(f"this OpenAI backend is closed ({what})")
+        if self._workers.closed:
+            raise BackendError(f"{CLOSED} ({what})")
         try:
             return call_with_retries(fn, self._policy, what)
         except RuntimeError as exc:
-            if self._closed:
+            if self._workers.closed:
                 raise BackendError(f"this OpenAI backend was closed during {what}") from exc
             raise
 
-    def _run_all(self, fns: Sequence[Callable[[], Reply]]) -> list[Reply]:
-        """Run ``fns`` on the pool, results in order. The first failure cancels what has not started, waits
-        for what has, and raises a BackendError whose ``spent`` holds the replies that came back."""
-        if len(fns) <= 1:
-            return [fn() for fn in fns]
-        with self._state_lock:
-            if self._closed:
-                raise BackendError("this OpenAI backend is closed")
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ponder-openai")
-            pool = self._pool
-        futures: list[Future[Reply]] = []
-        try:
-            futures += [pool.submit(fn) for fn in fns]
-            return [f.result() for f in futures]
-        except (CancelledError, RuntimeError) as exc:  # the pool was shut down: close() during the call
-            if not self._closed:
-                raise
-            raise BackendError("this OpenAI backend was closed during the call", spent=spent_of(futures)) from exc
-        except BackendError as exc:
-            raise BackendError(str(exc), retryable=exc.retryable, spent=spent_of(futures)) from exc
-        finally:
-            for f in futures:
-                f.cancel()
-
     def close(self) -> None:
         """Stop the worker threads and close the HTTP client. Safe to call twice."""
-        with self._state_lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._workers.close():
             self._client.close()
 
     @property
