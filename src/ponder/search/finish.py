@@ -101,7 +101,7 @@ def pick(candidates: Sequence[Candidate], select: str, ctx: Context) -> tuple[st
     """The answer, the chosen candidate's index and a "select" trace event."""
     if select == "score":
         kept = [i for i, c in enumerate(candidates) if c.filtered is None]
-        best = min(kept, key=lambda i: (candidates[i].answer is None, -(candidates[i].score or 0.0), i), default=None)
+        best = best_scored(candidates, kept)
         answer = None if best is None else candidates[best].answer
         return answer, best, TraceEvent("select", {"rule": "score", "selected": best})
     weights = None
@@ -112,6 +112,11 @@ def pick(candidates: Sequence[Candidate], select: str, ctx: Context) -> tuple[st
     answer, totals = majority_vote(candidates, ctx.task, weights)
     selected = first_with_answer(candidates, answer, ctx)
     return answer, selected, TraceEvent("select", {"rule": select, "totals": totals, "selected": selected})
+
+
+def best_scored(candidates: Sequence[Candidate], indices: Sequence[int]) -> int | None:
+    """The highest-scored of ``indices``, candidates with an answer first (ties: the earliest); None if empty."""
+    return min(indices, key=lambda i: (candidates[i].answer is None, -(candidates[i].score or 0.0), i), default=None)
 
 
 def search_result(strategy: Any, tree: Tree, ctx: Context, select: str, events: Sequence[TraceEvent] = ()) -> Result:

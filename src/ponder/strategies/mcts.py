@@ -30,7 +30,7 @@ from ponder.scorers.base import AGGREGATIONS
 from ponder.search.checks import int_at_least, number, one_of
 from ponder.search.evaluate import score_nodes, score_solutions, with_process_scorer
 from ponder.search.expand import Stepper
-from ponder.search.finish import check_budget, keep_partial, make_stepper, new_trees, pick, top_up
+from ponder.search.finish import best_scored, check_budget, keep_partial, make_stepper, new_trees, pick, top_up
 from ponder.search.levels import rank_key
 from ponder.search.tree import Node, Tree
 from ponder.search.uct import backprop, best_path, close, select_leaf, subtree
@@ -212,21 +212,15 @@ class MCTS:
 def _below_path(
     tree: Tree, path: Sequence[Node], owners: Sequence[Node], candidates: Sequence[Candidate]
 ) -> tuple[int | None, Node]:
-    """The best-scored kept candidate below the deepest node of ``path`` that has one with an answer below it
-    (else, when no candidate has an answer, below the deepest node with any), and that node."""
-    ends = list(reversed([tree.root, *[n for n in path if n is not tree.root]]))
-    for need_answer in (True, False):
-        for end in ends:
-            inside = {n.id for n in subtree(tree, end)}
-            mine = [
-                i
-                for i, o in enumerate(owners)
-                if o.id in inside
-                and candidates[i].filtered is None
-                and (candidates[i].answer is not None or not need_answer)
-            ]
-            if mine:
-                return min(mine, key=lambda i: (-(candidates[i].score or 0.0), i)), end
+    """The best kept candidate below the deepest node of ``path`` that has one below it, and that node. Only
+    candidates with an answer count when any kept one has an answer (the root's subtree holds them all)."""
+    kept = [i for i, c in enumerate(candidates) if c.filtered is None]
+    pool = [i for i in kept if candidates[i].answer is not None] or kept
+    for end in reversed([tree.root, *[n for n in path if n is not tree.root]]):
+        inside = {n.id for n in subtree(tree, end)}
+        mine = [i for i in pool if owners[i].id in inside]
+        if mine:
+            return best_scored(candidates, mine), end
     return None, tree.root
 
 
