@@ -1,4 +1,4 @@
-"""Answer extraction, voting keys and math-verify grading (ponder.tasks.answers)."""
+"""Answer extraction, voting keys (ponder.tasks.answers) and math-verify grading (ponder.tasks.grading)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from ponder.tasks import answers
-from ponder.tasks.answers import answer_key, extract_answer, is_equivalent
+from ponder.tasks import answers, grading
+from ponder.tasks.answers import answer_key, extract_answer
+from ponder.tasks.grading import is_equivalent
 
 EXTRACTION = [
     # boxed, with nested braces and several boxes
@@ -206,7 +207,7 @@ def test_is_equivalent_falls_back_to_key_when_math_verify_fails(monkeypatch: pyt
     def broken(answer: str, reference: str) -> bool:
         raise RuntimeError("math-verify blew up")
 
-    monkeypatch.setattr(answers, "_math_verify", broken)
+    monkeypatch.setattr(grading, "_math_verify", broken)
     assert is_equivalent("Paris", "paris")
     assert not is_equivalent("Paris", "London")
 

@@ -1,11 +1,10 @@
-"""Final-answer extraction, voting keys and graded equivalence for math-style answers.
+"""Final-answer extraction and voting keys for math-style answers (grading is in ``tasks.grading``).
 
-Three functions, shared by every math task:
+Shared by every math task:
 
 - ``extract_answer(text)``: the final answer written in a completion, or None (never raises).
 - ``answer_key(answer)``: a cheap canonical form for voting without ground truth (no math-verify).
-- ``is_equivalent(answer, reference)``: grading against ground truth with math-verify, falling back to
-  ``answer_key`` equality when math-verify fails.
+- ``clean_answer`` and ``strip_latex_noise``: the normalisations both build on, also used by grading.
 
 This module does not prompt, read data or know about problems; tasks do that.
 """
@@ -13,10 +12,9 @@ This module does not prompt, read data or know about problems; tasks do that.
 from __future__ import annotations
 
 import re
-import threading
 from fractions import Fraction
 
-__all__ = ["answer_key", "extract_answer", "is_equivalent"]
+__all__ = ["answer_key", "clean_answer", "extract_answer", "strip_latex_noise"]
 
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
 _ANSWER_IS_RE = re.compile(  # a lookahead, so that overlapping phrases on one line are all found
@@ -53,10 +51,6 @@ _ASSIGN_RE = re.compile(r"[A-Za-z]\s*=\s*(?P<rhs>[^=]+)")
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _LATEX_NOISE_RE = re.compile(r"\\left(?![A-Za-z])|\\right(?![A-Za-z])|\\[,!;: ]|\^\s*\{?\\circ\}?|°|\\?%|\\?\$")
 _SPACE_AROUND_PUNCT_RE = re.compile(r"\s*([^\w\s\\])\s*")
-_NUMERIC_KEY_RE = re.compile(r"-?\d+(?:/\d+)?")
-
-_MAX_VERIFY_CHARS = 400
-"""Longer answers skip math-verify (it can stall on huge expressions when it runs without a timeout)."""
 
 
 def extract_answer(text: str) -> str | None:
@@ -82,7 +76,7 @@ def extract_answer(text: str) -> str | None:
     for finder in (_last_boxed, _last_marked, _last_number):
         found = finder(text)
         if found is not None:
-            cleaned = _clean(found)
+            cleaned = clean_answer(found)
             if cleaned:
                 return cleaned
     return None
@@ -134,7 +128,7 @@ def _last_answer_is(text: str) -> tuple[int, str] | None:
     """Position and answer of the last "answer is X" / "answer: X" whose X reads as an answer."""
     for match in reversed(list(_ANSWER_IS_RE.finditer(text))):
         answer = _answer_phrase(_SENTENCE_END_RE.split(match.group("ans"), maxsplit=1)[0])
-        if answer is not None and _clean(answer):
+        if answer is not None and clean_answer(answer):
             return match.start(), answer
     return None
 
@@ -176,7 +170,7 @@ def _last_number(text: str) -> str | None:
     return matches[-1] if matches else None
 
 
-def _clean(answer: str) -> str:
+def clean_answer(answer: str) -> str:
     """Strip decoration around an extracted answer (see ``extract_answer``)."""
     previous = None
     text = answer.strip()
@@ -207,7 +201,7 @@ def answer_key(answer: str) -> str:
     >>> [answer_key(a) for a in ["1,000", "0.50", "\\\\frac{1}{2}", "$18", "50%", "x = 5", "Monday "]]
     ['1000', '1/2', '1/2', '18', '50', '5', 'monday']
     """
-    text = _strip_latex_noise(_clean(answer))
+    text = strip_latex_noise(clean_answer(answer))
     assignment = _ASSIGN_RE.fullmatch(text)
     if assignment:
         text = assignment.group("rhs").strip()
@@ -222,7 +216,7 @@ def answer_key(answer: str) -> str:
     return " ".join(text.split())
 
 
-def _strip_latex_noise(text: str) -> str:
+def strip_latex_noise(text: str) -> str:
     """Remove LaTeX that does not change a value (see ``answer_key``)."""
     text = _TEXT_CMD_RE.sub(r"\1", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
@@ -249,56 +243,3 @@ def _as_fraction(text: str) -> Fraction | None:
     except ZeroDivisionError:
         return None
     return None
-
-
-def is_equivalent(answer: str | None, reference: str) -> bool:
-    """Whether ``answer`` is mathematically the same as ``reference`` (math-verify; never raises).
-
-    Numerically equal keys are accepted at once; otherwise both sides are parsed and compared by
-    math-verify (``\\frac{1}{2}`` = ``0.5``, ``\\sqrt{18}`` = ``3\\sqrt{2}``, sets, intervals, ...). Off the
-    main thread math-verify runs without its ``signal.alarm`` timeout (which only works on the main thread),
-    and over-long answers skip it. When math-verify fails, the ``answer_key`` equality decides. A None or
-    blank answer is never correct.
-    """
-    if answer is None or not answer.strip():
-        return False
-    if None is not _variable(answer) != _variable(reference) is not None:
-        return False  # "x = 2" is not "y = 2", though both keys are "2"
-    answer_k, reference_k = answer_key(answer), answer_key(reference)
-    if answer_k == reference_k and (_NUMERIC_KEY_RE.fullmatch(answer_k) or answer.strip() == reference.strip()):
-        return True
-    if max(len(answer), len(reference)) > _MAX_VERIFY_CHARS:
-        return answer_k == reference_k
-    try:
-        return _math_verify(answer, reference)
-    except Exception:  # math-verify can fail in many ways on odd input; the key decides then
-        return answer_k == reference_k
-
-
-def _variable(answer: str) -> str | None:
-    """The variable a single-letter assignment answer ("x = 5") assigns, else None."""
-    assignment = re.fullmatch(r"\s*([A-Za-z])\s*=[^=]+", _strip_latex_noise(_clean(answer)))
-    return assignment.group(1) if assignment else None
-
-
-def _math_verify(answer: str, reference: str) -> bool:
-    """math-verify's verdict, with timeouts only where ``signal.alarm`` works (the main thread)."""
-    from math_verify import verify
-
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    gold = _mv_parse(reference, timeout)
-    target = _mv_parse(answer, timeout)
-    if not gold or not target:
-        return answer_key(answer) == answer_key(reference)
-    return bool(verify(gold, target, timeout_seconds=timeout))
-
-
-def _mv_parse(answer: str, timeout: int | None) -> list[object]:
-    """Parse an answer with math-verify, as a boxed LaTeX answer first and as plain text second."""
-    from math_verify import parse
-
-    cleaned = _clean(answer)
-    parsed: list[object] = parse(f"\\boxed{{{cleaned}}}", parsing_timeout=timeout)  # type: ignore[arg-type]
-    if not parsed:
-        parsed = parse(cleaned, parsing_timeout=timeout)  # type: ignore[arg-type]
-    return parsed

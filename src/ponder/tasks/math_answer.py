@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ponder.errors import ConfigError, TaskError
-from ponder.tasks import answers
+from ponder.tasks import answers, grading
 from ponder.types import Message, Problem
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "FEW_SHOT_EXAMPLES", "MathAnswerTask", "check_limit"]
@@ -117,7 +117,7 @@ class MathAnswerTask:
         """Whether ``answer`` equals ``problem.reference`` (math-verify); TaskError when there is none."""
         if problem.reference is None:
             raise TaskError(f"problem {problem.id or problem.question[:40]!r} has no reference answer to grade")
-        return answers.is_equivalent(answer, problem.reference)
+        return grading.is_equivalent(answer, problem.reference)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(few_shot={self.few_shot})"
