@@ -44,10 +44,12 @@ DEFAULT_STEP_PROMPT = (
     "Is step {n} correct, given the question and the steps before it? Answer with a single word: Yes or No."
 )
 """Step prompt; ``{steps}`` holds steps 1..n as "Step k:" blocks and ``{n}`` the number of the judged step."""
-DEFAULT_CONTINUE_PROMPT = "Is the last step correct?"
+DEFAULT_CONTINUE_PROMPT = "Is it correct?"
 """The question asked after the steps in the "continue" step style. It is asked once per judged step, so it is
 kept short; no answer format is asked for, because P("Yes") is read from the reply's first token and normalised
-against P("No")."""
+against P("No"). Chosen by ``bench.judge_question`` (docs/BENCHMARKS.md): of the four questions it compared,
+this one ranked step prefixes best by their solutions' correctness and costs 2 tokens less per judged step than
+"Is the last step correct?"."""
 STEP_STYLES: tuple[str, ...] = ("auto", "continue", "fresh")
 _MARK = "\u2063PONDER-JUDGE-MARK\u2063"
 """Placeholder assistant text used to cut the chat template's turn change out of a rendered conversation."""
