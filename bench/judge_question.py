@@ -33,12 +33,14 @@ from typing import Any
 from bench.common import command_line, machine_line, publish
 from ponder.api import get_task, load_backend, make_context
 from ponder.catalog import make_registries
-from ponder.scorers.judge import DEFAULT_CONTINUE_PROMPT, JudgeScorer
+from ponder.scorers.judge import JudgeScorer
 from ponder.strategies.base import prompts_for
 from ponder.types import Problem, SamplingParams
 
 TITLE = "Step-level judge: question wording, quality against tokens"
-QUESTIONS = (DEFAULT_CONTINUE_PROMPT, "Is this step correct?", "Is it correct?", "Correct?")
+QUESTIONS = ("Is the last step correct?", "Is this step correct?", "Is it correct?", "Correct?")
+"""The published comparison: the judge's question before this benchmark (the base row) and three shorter ones
+(the judge's default, ``DEFAULT_CONTINUE_PROMPT``, is now the one this benchmark chose)."""
 
 
 @dataclass
