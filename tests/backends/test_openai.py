@@ -440,11 +440,13 @@ def test_closing_during_a_call_is_a_backend_error(make: Make, server: FixtureSer
 def test_a_failed_request_still_charges_the_replies_that_came_back(make: Make, server: FixtureServer) -> None:
     backend = make(native_n=False)
     request, lock, returned = backend._request, threading.Lock(), []
+    all_started = threading.Barrier(3, timeout=10)  # the failure comes once every request is running
 
     def second_fails(*args: object) -> object:
         with lock:
             number = len(returned) + 1
             returned.append(None)
+        all_started.wait()
         if number == 2:
             raise BackendError("scripted failure", retryable=False)
         reply = request(*args)  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ def test_client_disconnect_mid_stream_cancels_the_work(start: Start):
                 break
         [job] = list(srv.state.live)
         assert not job.token.cancelled, job.token.reason
+        wait_until(backend.entered.is_set)  # call 2 is held (progress is sent before it enters the backend)
     # the connection is closed: the server notices and cancels while call 2 is still held
     wait_until(lambda: job.token.cancelled)
     assert job.thread.is_alive() and len(backend.calls) == 1
