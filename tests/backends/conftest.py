@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_server import FixtureServer
+from openai_support import Make
 
+from ponder.backends.openai import OpenAIBackend
 from ponder.errors import PonderError
 
 
@@ -37,3 +40,34 @@ def small_backend(small_model_path: Path) -> Iterator[Any]:
     backend = LlamaCppBackend("smollm2-135m", n_ctx=2048, n_seq_max=16, n_threads=1)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    with FixtureServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def make(server: FixtureServer) -> Iterator[Make]:
+    """Build backends for ``server`` (fast backoff; completions mode, capabilities fixed unless overridden)."""
+    made: list[OpenAIBackend] = []
+
+    def build(**options: object) -> OpenAIBackend:
+        defaults: dict[str, object] = {
+            "model": "test-model",
+            "base_url": server.url,
+            "mode": "completions",
+            "native_n": True,
+            "logprobs": True,
+            "backoff": 0.001,
+            "max_backoff": 0.005,
+            "timeout": 5,
+        }
+        backend = OpenAIBackend(**{**defaults, **options})  # type: ignore[arg-type]
+        made.append(backend)
+        return backend
+
+    yield build
+    for backend in made:
+        backend.close()
