@@ -1,14 +1,15 @@
 """Adaptive test-time scaling vs self-consistency N=16: tokens needed to reach SC-16's accuracy.
 
 1. Calibrate (``ponder.adaptive.calibrate``) on the gsm_symbolic "calibration" split: self_consistency and
-   revisions at budgets 1..16 (plus beam_search / best_of_n with ``--scorer``), a policy per difficulty bin.
+   revisions at budgets 1..16 (plus beam_search / best_of_n with ``--scorer``), a policy per difficulty bin;
+   two policies from the same grid: per-question budgets ("max") and mean budgets ("mean").
 2. On held-out "test" problems (never calibrated on), run self_consistency and adaptive at every budget
    through the eval runner (records, cache), and measure accuracy and generated tokens per problem.
 3. Ratio = tokens per problem of the cheapest adaptive budget whose accuracy reaches SC N=16's, divided by
    SC N=16's tokens per problem ("not reached" when no budget does). The same ratio is given for adaptive
-   with early stopping (its self_consistency choices stop once settled) and for self-consistency with early
-   stopping (Adaptive-Consistency; Beta criterion at 0.95, and "unassailable" only, which never changes the
-   answer all N samples would give), run on the same held-out problems.
+   with the mean-budget policy, with early stopping (its self_consistency choices stop once settled) and for
+   self-consistency with early stopping (Adaptive-Consistency; Beta criterion at 0.95, and "unassailable"
+   only, which never changes the answer all N samples would give), run on the same held-out problems.
 
 ``--split test --offset K`` calibrates on the test split's first ``--limit`` problems instead and holds out
 the ``--held-out`` problems from number K on (K >= limit); with ``--cache`` pointing at another run's
@@ -36,12 +37,17 @@ from ponder.eval.runner import grid_problems, run_eval
 from ponder.eval.store import RunStore
 
 TITLE = "Adaptive test-time scaling: tokens to match self-consistency N=16"
-EARLY_STOP: dict[str, tuple[str, float | None]] = {
-    "adaptive --early-stop": ("adaptive", 0.95),
-    "self_consistency --early-stop (beta 0.95)": ("self_consistency", 0.95),
-    "self_consistency --early-stop (unassailable)": ("self_consistency", None),
+EARLY: dict[str, Any] = {"early_stop": True, "confidence": 0.95}
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "adaptive --early-stop": ("adaptive", EARLY),
+    "adaptive, mean budgets": ("adaptive", {"budget_kind": "mean"}),
+    "adaptive, mean budgets --early-stop": ("adaptive", {**EARLY, "budget_kind": "mean"}),
+    "self_consistency --early-stop (beta 0.95)": ("self_consistency", EARLY),
+    "self_consistency --early-stop (unassailable)": ("self_consistency", {"early_stop": True, "confidence": None}),
 }
-"""Early-stopping runs on the held-out problems (label: strategy, confidence), each in its own directory."""
+"""Runs on the held-out problems besides the grid (label: strategy, parameters), each in its own directory,
+replaying the held-out run's samples. ``budget_kind`` picks the adaptive policy: "max" (the default; every
+question within the budget) or "mean" (the budget is the mean over questions, see ``adaptive.fit``)."""
 
 
 def ints(text: str) -> list[int]:
@@ -118,34 +124,41 @@ def _curve(config: EvalConfig, strategy: str) -> list[dict[str, float]]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    policy_path = args.runs / "policy.json"
     fixed = tuple(dict.fromkeys(["self_consistency", *(s.strip() for s in args.strategies.split(","))]))
     grid = _config(
         args, out=args.runs / "calibration", split=args.split, limit=args.limit,
         strategies=tuple(s.strip() for s in args.strategies.split(",")),
     )  # fmt: skip
-    policy = calibrate(CalibrationRun(grid, policy_path, probe=args.probe))
+    paths = {kind: args.runs / ("policy.json" if kind == "max" else f"policy_{kind}.json") for kind in ("max", "mean")}
+    policies = {kind: calibrate(CalibrationRun(grid, path, probe=args.probe, budget_kind=kind))
+                for kind, path in paths.items()}  # fmt: skip
     held = _config(
         args, out=args.runs / "held_out", split="test", limit=args.held_out, offset=args.offset,
         strategies=(*fixed, "adaptive"),
-        strategy_params={"adaptive": {"policy": str(policy_path)}},
+        strategy_params={"adaptive": {"policy": str(paths["max"])}},
     )  # fmt: skip
     run_eval(held)
     curves = {name: _curve(held, name) for name in held.strategies}
-    for label, (strategy, confidence) in EARLY_STOP.items():
-        params = {"early_stop": True, "confidence": confidence}
-        params |= {"policy": str(policy_path)} if strategy == "adaptive" else {}
-        early = _config(
-            args, out=args.runs / f"early_stop_{strategy}_{confidence}", split="test", limit=args.held_out,
-            offset=args.offset, strategies=(strategy,), strategy_params={strategy: params},
+    for label, (strategy, params) in VARIANTS.items():
+        params = dict(params)
+        if strategy == "adaptive":
+            params["policy"] = str(paths[params.pop("budget_kind", "max")])
+        variant = _config(
+            args, out=args.runs / _slug(label), split="test", limit=args.held_out, offset=args.offset,
+            strategies=(strategy,), strategy_params={strategy: params},
             cache_path=args.cache or held.out / "cache.sqlite",  # replays the held-out run's samples
         )  # fmt: skip
-        run_eval(early)
-        curves[label] = _curve(early, strategy)
+        run_eval(variant)
+        curves[label] = _curve(variant, strategy)
     sc = curves["self_consistency"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
-    reach = {name: _reach(curves[name], target) for name in ("adaptive", *EARLY_STOP)}
-    return {"curves": curves, "target": target, "reach": reach, "policy": policy, "model": policy.model}
+    reach = {name: _reach(curves[name], target) for name in ("adaptive", *VARIANTS)}
+    return {"curves": curves, "target": target, "reach": reach, "policies": policies, "model": policies["max"].model}
+
+
+def _slug(label: str) -> str:
+    """A directory name for a variant's label."""
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_")
 
 
 def _reach(curve: list[dict[str, float]], target: dict[str, float]) -> tuple[dict[str, float] | None, float | None]:
@@ -175,21 +188,24 @@ def plot(m: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def validation_table(policy: Any) -> str:
-    """Calibration's own check on its held-out half: the policy, the best single cell, oracle bins."""
-    rows = policy.validation.get("accuracy_by_budget", {})
-    if not rows:
-        return ""
-    lines = ["| budget | policy | best fixed (cell) | policy with oracle bins |", "|---|---|---|---|"]
-    for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
-        lines.append(
-            f"| {budget} | {v['policy']:.0%} | {v['best_fixed']:.0%} ({v['best_fixed_cell']}) | "
-            f"{v['oracle_bins_policy']:.0%} |"
-        )
-    n_fit, n_held = policy.validation.get("fit_problems"), policy.validation.get("held_out_problems")
+def validation_table(policies: dict[str, Any]) -> str:
+    """Calibration's own check on its held-out half, for each policy: the policy, the best single cell,
+    oracle bins, with the mean samples per problem the policies spend (the best cell spends its budget)."""
+    lines = ["| budget | policy | accuracy | mean samples | best fixed (cell) | oracle bins | oracle bins' samples |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for kind, policy in policies.items():
+        rows = policy.validation.get("accuracy_by_budget", {})
+        for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
+            lines.append(
+                f"| {budget} | {kind} | {v['policy']:.0%} | {v.get('policy_samples', float('nan')):.1f} | "
+                f"{v['best_fixed']:.0%} ({v['best_fixed_cell']}) | {v['oracle_bins_policy']:.0%} | "
+                f"{v.get('oracle_bins_samples', float('nan')):.1f} |"
+            )
+    some = next(iter(policies.values())).validation
+    n_fit, n_held = some.get("fit_problems"), some.get("held_out_problems")
     return (
-        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}):\n\n"
-        + "\n".join(lines)
+        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}; "
+        "budgets per question (max) or as a mean over questions (mean)):\n\n" + "\n".join(lines)
     )
 
 
@@ -204,7 +220,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     reach = (
         "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
     )
-    policy = m["policy"]
+    policy = m["policies"]["max"]
     first = m["curves"]["self_consistency"][0]
     if m["target"]["acc"] <= first["acc"]:
         reach += (
@@ -225,7 +241,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
         f"| strategy | budget | accuracy | generated tokens / problem | samples generated | samples replayed "
         f"from the cache |\n|---|---|---|---|---|---|\n{rows}\n\n"
-        f"{validation_table(policy)}\n\n"
+        f"{validation_table(m['policies'])}\n\n"
         f"Command: `{command}`"
     )
 
@@ -241,7 +257,7 @@ def _seeds(args: argparse.Namespace) -> str:
 def _early_lines(m: dict[str, Any]) -> str:
     """One line per early-stopping run: the tokens it needs to reach the same accuracy, as a ratio."""
     lines = []
-    for name in EARLY_STOP:
+    for name in VARIANTS:
         best, ratio = m["reach"][name]
         said = "not reached"
         if best is not None and ratio is not None:

@@ -11,6 +11,7 @@ from ponder.adaptive.calibrate import CalibrationRun, calibrate, outcomes
 from ponder.adaptive.policy import load_policy
 from ponder.backends.fake import FakeBackend
 from ponder.cli.main import app
+from ponder.errors import ConfigError
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import run_eval
 from ponder.eval.store import RunStore
@@ -96,6 +97,14 @@ def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
     ids = {r["problem_id"] for r in RunStore(tmp_path / "q.runs").records()}
     assert ids == {"qa-5", "qa-6", "qa-7", "qa-8"}  # the first run had all eight
     assert shared.exists() and not (tmp_path / "q.runs" / "cache.sqlite").exists()
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "m.json"), "--budget-kind", "mean"])
+    assert res.exit_code == 0, res.output
+    assert "mean budgets" in res.output and load_policy(tmp_path / "m.json").budget_kind == "mean"
+    samples = load_policy(tmp_path / "m.json").validation["accuracy_by_budget"]["2"]["policy_samples"]
+    assert f"[{samples:.1f}]" in res.output
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x.json"), "--budget-kind", "median"])
+    assert isinstance(res.exception, ConfigError) and "'median'" in str(res.exception)  # main(): one line, exit 2
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "x.runs").exists()  # refused before the grid
 
 
 def test_calibration_counts_only_the_newest_record_of_a_problem(tmp_path):

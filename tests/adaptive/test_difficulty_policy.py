@@ -49,6 +49,9 @@ def test_a_policy_round_trips_and_chooses_by_bin_and_budget(tmp_path):
     assert (entry.budget, entry.params) == (16, {"n": 16}) and "16" in why
     entry, why = policy.choose(1, 0)
     assert entry.budget == 1 and "below the cheapest entry" in why
+    assert "mean over questions" not in policy.choose(1, 20)[1]
+    mean = load_policy(save_policy(Policy.model_validate(_policy(budget_kind="mean")), tmp_path / "m.json"))
+    assert mean.budget_kind == "mean" and "mean over questions" in mean.choose(1, 20)[1]
 
 
 @pytest.mark.parametrize(
@@ -60,6 +63,7 @@ def test_a_policy_round_trips_and_chooses_by_bin_and_budget(tmp_path):
         (json.dumps(_policy(edges=[0.5, 0.1])), "edges must be increasing"),
         (json.dumps(_policy(entries=[{"bin": 7, "budget": 1, "strategy": "cot"}])), r"bin\(s\) \[7\]"),
         (json.dumps(_policy(probe=0)), "probe"),
+        (json.dumps(_policy(budget_kind="median")), "budget_kind"),
     ],
 )
 def test_malformed_policies_are_config_errors_naming_the_file(tmp_path, text, match):

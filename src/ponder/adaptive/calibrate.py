@@ -26,7 +26,7 @@ import numpy as np
 
 from ponder.adaptive.difficulty import ESTIMATORS, difficulty
 from ponder.adaptive.fit import Cell, ProblemOutcome, correlations, fit_policy, pick_estimator
-from ponder.adaptive.policy import Policy, save_policy
+from ponder.adaptive.policy import BUDGET_KINDS, Policy, save_policy
 from ponder.backends.base import Backend
 from ponder.catalog import make_registries
 from ponder.errors import ConfigError
@@ -52,8 +52,12 @@ class CalibrationRun:
     holdout: float = 0.5
     """Fraction of the problems held out to validate the policy (never fitted on)."""
     split_seed: int = 0
+    budget_kind: str = "max"
+    """What the policy's budgets bound: "max" (every question) or "mean" (the mean over questions)."""
 
     def __post_init__(self) -> None:
+        if self.budget_kind not in BUDGET_KINDS:
+            raise ConfigError(f"budget_kind must be one of {', '.join(BUDGET_KINDS)}, got {self.budget_kind!r}")
         if self.estimator != "auto" and self.estimator not in ESTIMATORS:
             raise ConfigError(f"estimator must be auto or one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         for name in ("probe", "bins"):
@@ -95,6 +99,7 @@ def calibrate(run: CalibrationRun, *, backend: Backend | None = None, hooks: Hoo
         bins=run.bins,
         holdout=run.holdout,
         seed=run.split_seed,
+        budget_kind=run.budget_kind,
     )
     save_policy(policy, run.policy_out)
     return policy

@@ -8,7 +8,17 @@ cell with the best accuracy among those that fit in B (ties: the cheaper, then t
 counts the probe: ``max(b, probe)`` for strategies that reuse the probe's samples (those with a ``sampler``
 parameter), ``b + probe`` for the others. On the held-out part: the policy's accuracy per budget (each
 problem binned by its own probe, answered by the chosen cell), next to the best single cell chosen on the
-fit part, and next to the oracle policy (bins by the true pass rate, an upper bound no run can use).
+fit part, and next to the oracle policy (bins by the true pass rate, an upper bound no run can use), with the
+mean samples each spends per problem.
+
+Two meanings of a budget B (``budget_kind``):
+
+- ``"max"``: every question may spend at most B; each bin gets its most accurate cell costing <= B.
+- ``"mean"``: questions spend B *on average* (over the fit problems' bins): one cell per bin, chosen together
+  to answer the most fit problems right with ``sum(bin size x cell cost) <= B x problems`` (an exact
+  multiple-choice knapsack over the bins; ties: the cheaper). Easy bins can then keep the probe's vote while
+  hard ones get more than B, which is what compute-optimal allocation means when compute is counted over a
+  whole set of questions (tokens per problem), as in Snell et al.'s comparisons at equal mean compute.
 """
 
 from __future__ import annotations
@@ -16,12 +26,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ponder.adaptive.difficulty import ESTIMATORS, bin_of, quantile_edges, spearman
-from ponder.adaptive.policy import Entry, Policy
+from ponder.adaptive.policy import BUDGET_KINDS, BudgetKind, Entry, Policy
 from ponder.errors import ConfigError
 
 __all__ = ["Cell", "ProblemOutcome", "correlations", "fit_policy", "pick_estimator", "split_ids"]
@@ -105,8 +115,67 @@ def _entries(
     return out
 
 
+def _spread(
+    rows: Sequence[ProblemOutcome],
+    bins: Sequence[int],
+    n_bins: int,
+    cells: Sequence[Cell],
+    cost: Callable[[Cell], int],
+    budget: int,
+) -> Table | None:
+    """One cell per bin, most fit problems right with mean cost <= ``budget``; None when even the cheapest
+    cells cost more. A bin with no fit problems gets the best single cell within ``budget`` (it costs the fit
+    problems nothing)."""
+    groups = [[r for r, rb in zip(rows, bins, strict=True) if rb == b] for b in range(n_bins)]
+    states: dict[int, tuple[float, tuple[Cell, ...]]] = {0: (0.0, ())}  # spent -> (right, picks)
+    for group in groups:
+        options = [(c, cost(c) * len(group), sum(r.correct.get(c, 0.0) for r in group)) for c in cells]
+        if not group:
+            options = [(_best(rows, cells, cost, budget)[0], 0, 0.0)]
+        nxt: dict[int, tuple[float, tuple[Cell, ...]]] = {}
+        for spent, (right, picks) in states.items():
+            for cell, extra, gain in options:
+                total = spent + extra
+                if total <= budget * len(rows) and (total not in nxt or right + gain > nxt[total][0]):
+                    nxt[total] = (right + gain, (*picks, cell))
+        states = nxt
+    if not states:
+        return None
+    _, (_, picks) = max(states.items(), key=lambda kv: (kv[1][0], -kv[0]))
+    out: Table = {}
+    for b, (group, cell) in enumerate(zip(groups, picks, strict=True)):
+        mine = group or list(rows)
+        out[(b, budget)] = (cell, float(np.mean([r.correct.get(cell, 0.0) for r in mine])), len(mine))
+    return out
+
+
+def _table(
+    rows: Sequence[ProblemOutcome],
+    bins: Sequence[int],
+    n_bins: int,
+    cells: Sequence[Cell],
+    cost: Callable[[Cell], int],
+    budgets: Sequence[int],
+    kind: str,
+) -> Table:
+    """The entries for every (bin, budget) under ``kind`` ("max" or "mean", see the module docstring)."""
+    per_problem = _entries(rows, bins, n_bins, cells, cost, budgets)
+    if kind == "max":
+        return per_problem
+    out: Table = {}
+    for budget in budgets:
+        spread = _spread(rows, bins, n_bins, cells, cost, budget)
+        out.update(spread or {k: v for k, v in per_problem.items() if k[1] == budget})  # below every cost
+    return out
+
+
 def _score(rows: Sequence[ProblemOutcome], bins: Sequence[int], table: Table, B: int) -> float:
     return float(np.mean([r.correct.get(table[(b, B)][0], 0.0) for r, b in zip(rows, bins, strict=True)]))
+
+
+def _spent(bins: Sequence[int], table: Table, B: int, cost: Callable[[Cell], int]) -> float:
+    """Mean samples per problem the table's choices at budget ``B`` cost for problems in ``bins``."""
+    return float(np.mean([cost(table[(b, B)][0]) for b in bins]))
 
 
 def fit_policy(
@@ -121,10 +190,14 @@ def fit_policy(
     bins: int = 5,
     holdout: float = 0.5,
     seed: int = 0,
+    budget_kind: str = "max",
 ) -> Policy:
     """A Policy fitted on part of ``problems`` and validated on the rest (see the module docstring).
 
-    ``params[cell]`` are the strategy parameters the cell ran with; ``identity`` holds model, task, scorer."""
+    ``params[cell]`` are the strategy parameters the cell ran with; ``identity`` holds model, task, scorer.
+    ``budget_kind``: "max" (every question within the budget) or "mean" (the budget on average)."""
+    if budget_kind not in BUDGET_KINDS:
+        raise ConfigError(f"budget_kind must be one of {', '.join(BUDGET_KINDS)}, got {budget_kind!r}")
     cells = sorted(params)
     if not cells:
         raise ConfigError("calibration found no grid outcomes to fit a policy on")
@@ -137,14 +210,15 @@ def fit_policy(
     fit, held = [by_id[i] for i in fit_ids], [by_id[i] for i in held_ids]
     edges = quantile_edges([p.difficulty[estimator] for p in fit], bins)
     fit_bins = [bin_of(p.difficulty[estimator], edges) for p in fit]
-    table = _entries(fit, fit_bins, len(edges) + 1, cells, cost, budgets)
+    table = _table(fit, fit_bins, len(edges) + 1, cells, cost, budgets, budget_kind)
     entries = [
         Entry(bin=b, budget=B, strategy=c[0], params=dict(params[c]), accuracy=acc, problems=n)
         for (b, B), (c, acc, n) in sorted(table.items())
     ]
-    validation = _validate(fit, held, edges, estimator, table, cells, cost, budgets, bins)
+    validation = _validate(fit, held, edges, estimator, table, cells, cost, budgets, (bins, budget_kind))
     return Policy(
         **identity,
+        budget_kind=cast(BudgetKind, budget_kind),
         estimator=estimator,
         probe=probe,
         edges=edges,
@@ -164,24 +238,28 @@ def _validate(
     cells: Sequence[Cell],
     cost: Callable[[Cell], int],
     budgets: Sequence[int],
-    bins: int,
+    how: tuple[int, str],
 ) -> dict[str, Any]:
-    """Held-out accuracy per budget: the policy, the best single cell (chosen on fit) and the oracle policy."""
+    """Held-out accuracy per budget: the policy, the best single cell (chosen on fit) and the oracle policy
+    (``how``: bins, budget kind), and the mean samples per problem the policy and the oracle policy spend."""
+    bins, kind = how
     held_bins = [bin_of(p.difficulty[estimator], edges) for p in held]
     oracle_edges = quantile_edges([p.pass_rate for p in fit], bins)
     # Oracle bins are numbered hardest first (low pass rate = bin 0 would read backwards): invert.
     n_oracle = len(oracle_edges) + 1
     fit_oracle = [n_oracle - 1 - bin_of(p.pass_rate, oracle_edges) for p in fit]
-    oracle_table = _entries(fit, fit_oracle, n_oracle, cells, cost, budgets)
+    oracle_table = _table(fit, fit_oracle, n_oracle, cells, cost, budgets, kind)
     held_oracle = [n_oracle - 1 - bin_of(p.pass_rate, oracle_edges) for p in held]
     per_budget = {}
     for B in budgets:
         fixed, _ = _best(fit, cells, cost, B)
         per_budget[str(B)] = {
             "policy": _score(held, held_bins, table, B),
+            "policy_samples": _spent(held_bins, table, B, cost),
             "best_fixed": float(np.mean([p.correct.get(fixed, 0.0) for p in held])),
             "best_fixed_cell": f"{fixed[0]}@{fixed[1]}",
             "oracle_bins_policy": _score(held, held_oracle, oracle_table, B),
+            "oracle_bins_samples": _spent(held_oracle, oracle_table, B, cost),
         }
     return {
         "fit_problems": len(fit),

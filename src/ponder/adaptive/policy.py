@@ -9,8 +9,10 @@ saved as JSON:
     entries                            [{bin, budget, strategy, params, accuracy, problems}]
     correlations, validation, notes    what calibration measured (Spearman per estimator, held-out accuracy)
 
-``budget`` is in samples (generations), the unit of ``eval.grid.BUDGET_PARAM``; an entry for budget B
-spends at most B including the probe. ``load_policy`` turns a missing, unreadable or malformed file into a
+``budget`` is in samples (generations), the unit of ``eval.grid.BUDGET_PARAM``. With ``budget_kind``
+"max" (the default) an entry for budget B spends at most B including the probe; with "mean" the entries for
+budget B spend B per question on average over the calibration questions (easy bins less, hard bins more;
+see ``adaptive.fit``). ``load_policy`` turns a missing, unreadable or malformed file into a
 ConfigError naming the file and the bad field; ``check_policy`` warns when the policy was calibrated for
 another model or task. ``default_policy`` is the built-in fallback used without a file.
 """
@@ -20,14 +22,27 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ponder.adaptive.difficulty import ESTIMATORS
 from ponder.errors import ConfigError
 
-__all__ = ["Entry", "Policy", "check_policy", "default_policy", "load_policy", "save_policy"]
+__all__ = [
+    "BUDGET_KINDS",
+    "BudgetKind",
+    "Entry",
+    "Policy",
+    "check_policy",
+    "default_policy",
+    "load_policy",
+    "save_policy",
+]
+
+BudgetKind = Literal["max", "mean"]
+"""What a policy's budgets bound: every question's samples ("max") or their mean over questions ("mean")."""
+BUDGET_KINDS: tuple[str, ...] = get_args(BudgetKind)
 
 
 class Entry(BaseModel):
@@ -56,6 +71,8 @@ class Policy(BaseModel):
     model: str
     task: str
     scorer: str | None = None
+    budget_kind: BudgetKind = "max"
+    """"max": every question within the budget; "mean": the budget is the mean over questions."""
     estimator: str
     probe: int = Field(ge=1)
     edges: list[float] = Field(default_factory=list)
@@ -98,7 +115,10 @@ class Policy(BaseModel):
             cheapest = mine[0]
             return cheapest, note + f"budget {budget} is below the cheapest entry ({cheapest.budget}); using it"
         best = fitting[-1]
-        return best, note + f"entry for budget {best.budget} (largest calibrated budget <= {budget})"
+        said = f"entry for budget {best.budget} (largest calibrated budget <= {budget})"
+        if self.budget_kind == "mean":
+            said += "; the budget is a mean over questions, so this bin's choice may spend more or less"
+        return best, note + said
 
 
 def default_policy(probe: int = 4, budgets: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)) -> Policy:

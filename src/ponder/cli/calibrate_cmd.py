@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +41,9 @@ def calibrate_cmd(
     probe: Annotated[int, Opt(help="Probe samples per question.")] = 4,
     bins: Annotated[int, Opt(help="Difficulty bins (quantiles).")] = 5,
     holdout: Annotated[float, Opt(help="Fraction of problems held out to validate the policy.")] = 0.5,
+    budget_kind: Annotated[
+        str, Opt(help="max: every question within a budget; mean: the budget is the mean over questions.")
+    ] = "max",
     scorer: Annotated[str | None, Opt(help="Scorer (best_of_n/beam_search need one; enables verifier).")] = None,
     backend: Annotated[str, Opt(help="Backend: llamacpp, openai, fake.")] = "llamacpp",
     model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
@@ -79,7 +82,7 @@ def calibrate_cmd(
         "param": param,
         "budget_param": None,
     }
-    run = CalibrationRun(build_config(flags), out, estimator, probe, bins, holdout)
+    run = CalibrationRun(build_config(flags), out, estimator, probe, bins, holdout, budget_kind=budget_kind)
     with eval_render.eval_progress(not quiet) as hooks:
         policy = calibrate(run, hooks=hooks)
     if as_json:
@@ -101,10 +104,13 @@ def show_policy(policy: Policy) -> None:
     )
     per_budget = policy.validation.get("accuracy_by_budget", {})
     budget_rows = [
-        (b, f"{v['policy']:.3f}", f"{v['best_fixed']:.3f} ({v['best_fixed_cell']})", f"{v['oracle_bins_policy']:.3f}")
+        (b, _spend(v, "policy"), f"{v['best_fixed']:.3f} ({v['best_fixed_cell']})", _spend(v, "oracle_bins"))
         for b, v in per_budget.items()
     ]
-    title = f"Held-out accuracy ({policy.validation.get('held_out_problems', '?')} problems never fitted on)"
+    title = (
+        f"Held-out accuracy ({policy.validation.get('held_out_problems', '?')} problems never fitted on; "
+        f"{policy.budget_kind} budgets; [mean samples per problem])"
+    )
     render.show_table(title, ("budget", "policy", "best single strategy", "oracle-bin policy"), budget_rows, console)
     entry_rows = [
         (
@@ -124,6 +130,13 @@ def show_policy(policy: Policy) -> None:
         entry_rows,
         console,
     )
+
+
+def _spend(row: dict[str, Any], who: str) -> str:
+    """Accuracy, and the mean samples spent when the policy file has them (files before they were added do not)."""
+    acc = row["policy" if who == "policy" else "oracle_bins_policy"]
+    samples = row.get(f"{who}_samples")
+    return f"{acc:.3f}" + ("" if samples is None else f" [{samples:.1f}]")
 
 
 def _short(params: dict[str, object]) -> str:

@@ -79,7 +79,8 @@ class Adaptive:
     policy: str | None = None
     """Policy file written by `ponder calibrate`; None = the built-in default policy."""
     budget: int = 16
-    """Samples per problem, probe included (with a meter token cap: the most any one problem gets)."""
+    """Samples per problem, probe included (with a meter token cap: the most any one problem gets). With a
+    policy calibrated with ``budget_kind`` "mean", the mean over questions: a bin's choice may spend more."""
     probe: int | None = None
     """Probe samples; None = the policy's probe size (a different size shifts the estimator's scale)."""
     early_stop: bool = False
