@@ -216,7 +216,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         for p in points
     )
     best, found = m["reach"]["adaptive"]
-    ratio = "not reached" if found is None else f"{found:.2f}"
+    ratio = "not reached" if found is None else f"{found:.2f} x"
     reach = (
         "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
     )
@@ -235,7 +235,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}{_seeds(args)}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
-        f"{ratio} x**{reach}.\n\n{_early_lines(m)}\n\n"
+        f"{ratio}**{reach}.\n\n{_early_lines(m)}\n\n{_fifth(m)}\n\n"
         f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
         f"calibration problems, negative = predictive: {rhos}).\n\n"
         f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
@@ -252,6 +252,20 @@ def _seeds(args: argparse.Namespace) -> str:
         return ""
     seeds = ", ".join(map(str, args.seeds))
     return f", each with seeds {seeds} in both parts (accuracies and tokens average the {len(args.seeds)} runs)"
+
+
+def _fifth(m: dict[str, Any]) -> str:
+    """What the issue's target spend (1/5 of SC N=16's tokens per problem) buys: the best row within it."""
+    cap = m["target"]["tokens"] / 5
+    within = [(p["acc"], -p["tokens"], name, p) for name, pts in m["curves"].items() for p in pts if p["tokens"] <= cap]
+    if not within:
+        return f"No row spends at most 1/5 of SC N={m['target']['budget']}'s tokens ({cap:.0f} per problem)."
+    acc, _, name, p = max(within, key=lambda w: w[:2])
+    n = m["target"]["budget"]
+    return (
+        f"Within 1/5 of SC N={n}'s tokens ({cap:.0f} per problem) the most accurate row is `{name}` at budget "
+        f"{p['budget']}: {acc:.0%} ({p['tokens']:.0f} tokens), against SC N={n}'s {m['target']['acc']:.0%}."
+    )
 
 
 def _early_lines(m: dict[str, Any]) -> str:
