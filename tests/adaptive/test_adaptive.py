@@ -20,10 +20,10 @@ def _events(result, kind):
     return [e.data for e in result.trace if e.kind == kind]
 
 
-def _policy(tmp_path, strategy, budget, params, *, probe=2, model="fake", estimator="agreement") -> str:
+def _policy(tmp_path, strategy, budget, params, *, probe=2, model="fake", estimator="agreement", scorer=None) -> str:
     """A policy file with one entry (bin 0) for ``strategy`` at ``budget``."""
     entry = Entry(bin=0, budget=budget, strategy=strategy, params=params)
-    policy = Policy(model=model, task="math", estimator=estimator, probe=probe, entries=[entry])
+    policy = Policy(model=model, task="math", scorer=scorer, estimator=estimator, probe=probe, entries=[entry])
     return str(save_policy(policy, tmp_path / "policy.json"))
 
 
@@ -54,6 +54,14 @@ def test_budget_below_the_cheapest_entry_uses_it_and_says_so(make_ctx, tmp_path)
     [res] = run_chunks(get_strategy("adaptive", policy=path, budget=2), [EASY], ctx, 1)
     why = _events(res, "policy")[0]["why"]
     assert "budget 2 is below the cheapest entry (4)" in why and len(res.candidates) == 4
+
+
+def test_a_policy_calibrated_with_a_scorer_needs_one_before_anything_is_sampled(make_ctx, tmp_path):
+    path = _policy(tmp_path, "best_of_n", 4, {"n": 4}, scorer="confidence")
+    ctx = make_ctx(backend=FakeBackend())
+    with pytest.raises(ConfigError, match=r"calibrated with scorer 'confidence'.*pass --scorer confidence"):
+        run_chunks(get_strategy("adaptive", policy=path, budget=4), [EASY], ctx, 1)
+    assert _drawn(ctx) == 0
 
 
 def test_a_policy_for_another_model_warns_and_is_traced(make_ctx, tmp_path):

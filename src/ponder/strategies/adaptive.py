@@ -105,6 +105,11 @@ class Adaptive:
 
     def run(self, problems: Sequence[Problem], ctx: Context) -> list[Result]:
         policy = self._policy
+        if policy.scorer and ctx.scorer is None:  # refused before the probe spends anything
+            raise ConfigError(
+                f"the policy was calibrated with scorer {policy.scorer!r} (its entries were measured with it); "
+                f"pass --scorer {policy.scorer}"
+            )
         notes: list[str] = []
         check_policy(policy, ctx.backend.model, getattr(ctx.task, "name", None), notes.append)
         for note in notes:
