@@ -197,9 +197,9 @@ def validation_table(policies: dict[str, Any]) -> str:
         rows = policy.validation.get("accuracy_by_budget", {})
         for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
             lines.append(
-                f"| {budget} | {kind} | {v['policy']:.0%} | {v.get('policy_samples', float('nan')):.1f} | "
+                f"| {budget} | {kind} | {v['policy']:.0%} | {v['policy_samples']:.1f} | "
                 f"{v['best_fixed']:.0%} ({v['best_fixed_cell']}) | {v['oracle_bins_policy']:.0%} | "
-                f"{v.get('oracle_bins_samples', float('nan')):.1f} |"
+                f"{v['oracle_bins_samples']:.1f} |"
             )
     some = next(iter(policies.values())).validation
     n_fit, n_held = some.get("fit_problems"), some.get("held_out_problems")

@@ -82,6 +82,10 @@ def pick_estimator(rhos: Mapping[str, float | None]) -> str:
     return min(usable, key=lambda e: (usable[e], list(ESTIMATORS).index(e)))
 
 
+def _accuracy(rows: Sequence[ProblemOutcome], cell: Cell) -> float:
+    return float(np.mean([p.correct.get(cell, 0.0) for p in rows])) if rows else 0.0
+
+
 def _best(
     rows: Sequence[ProblemOutcome], cells: Sequence[Cell], cost: Callable[[Cell], int], budget: int
 ) -> tuple[Cell, float]:
@@ -89,44 +93,32 @@ def _best(
     if not fitting:
         cheapest = min(cost(c) for c in cells)
         fitting = [c for c in cells if cost(c) == cheapest]
+    best = max(fitting, key=lambda c: (_accuracy(rows, c), -cost(c)))  # first of equals: cells are sorted
+    return best, _accuracy(rows, best)
 
-    def accuracy(cell: Cell) -> float:
-        return float(np.mean([p.correct.get(cell, 0.0) for p in rows])) if rows else 0.0
 
-    best = max(fitting, key=lambda c: (accuracy(c), -cost(c)))  # first of equals: cells are sorted
-    return best, accuracy(best)
+Groups = list[list[ProblemOutcome]]
+"""The fit problems of each bin (bin i at index i; a bin may be empty)."""
 
 
 def _entries(
-    rows: Sequence[ProblemOutcome],
-    bins: Sequence[int],
-    n_bins: int,
-    cells: Sequence[Cell],
-    cost: Callable[[Cell], int],
-    budgets: Sequence[int],
+    groups: Groups, rows: Sequence[ProblemOutcome], cells: Sequence[Cell], cost: Callable[[Cell], int], budget: int
 ) -> Table:
-    """The best cell for every (bin, budget)."""
+    """The best cell within ``budget`` for every bin (a bin with no fit problems: over all of ``rows``)."""
     out: Table = {}
-    for b in range(n_bins):
-        mine = [r for r, rb in zip(rows, bins, strict=True) if rb == b] or list(rows)
-        for budget in budgets:
-            cell, acc = _best(mine, cells, cost, budget)
-            out[(b, budget)] = (cell, acc, len(mine))
+    for b, group in enumerate(groups):
+        mine = group or list(rows)
+        cell, acc = _best(mine, cells, cost, budget)
+        out[(b, budget)] = (cell, acc, len(mine))
     return out
 
 
 def _spread(
-    rows: Sequence[ProblemOutcome],
-    bins: Sequence[int],
-    n_bins: int,
-    cells: Sequence[Cell],
-    cost: Callable[[Cell], int],
-    budget: int,
+    groups: Groups, rows: Sequence[ProblemOutcome], cells: Sequence[Cell], cost: Callable[[Cell], int], budget: int
 ) -> Table | None:
     """One cell per bin, most fit problems right with mean cost <= ``budget``; None when even the cheapest
     cells cost more. A bin with no fit problems gets the best single cell within ``budget`` (it costs the fit
     problems nothing)."""
-    groups = [[r for r, rb in zip(rows, bins, strict=True) if rb == b] for b in range(n_bins)]
     states: dict[int, tuple[float, tuple[Cell, ...]]] = {0: (0.0, ())}  # spent -> (right, picks)
     for group in groups:
         options = [(c, cost(c) * len(group), sum(r.correct.get(c, 0.0) for r in group)) for c in cells]
@@ -142,11 +134,9 @@ def _spread(
     if not states:
         return None
     _, (_, picks) = max(states.items(), key=lambda kv: (kv[1][0], -kv[0]))
-    out: Table = {}
-    for b, (group, cell) in enumerate(zip(groups, picks, strict=True)):
-        mine = group or list(rows)
-        out[(b, budget)] = (cell, float(np.mean([r.correct.get(cell, 0.0) for r in mine])), len(mine))
-    return out
+    mine = [group or list(rows) for group in groups]
+    chosen = enumerate(zip(mine, picks, strict=True))
+    return {(b, budget): (cell, _accuracy(m, cell), len(m)) for b, (m, cell) in chosen}
 
 
 def _table(
@@ -158,14 +148,13 @@ def _table(
     budgets: Sequence[int],
     kind: str,
 ) -> Table:
-    """The entries for every (bin, budget) under ``kind`` ("max" or "mean", see the module docstring)."""
-    per_problem = _entries(rows, bins, n_bins, cells, cost, budgets)
-    if kind == "max":
-        return per_problem
+    """The entries for every (bin, budget) under ``kind`` ("max" or "mean", see the module docstring); below
+    every cell's cost a "mean" budget falls back to the "max" choice (each bin's cheapest best cell)."""
+    groups = [[r for r, rb in zip(rows, bins, strict=True) if rb == b] for b in range(n_bins)]
     out: Table = {}
     for budget in budgets:
-        spread = _spread(rows, bins, n_bins, cells, cost, budget)
-        out.update(spread or {k: v for k, v in per_problem.items() if k[1] == budget})  # below every cost
+        spread = _spread(groups, rows, cells, cost, budget) if kind == "mean" else None
+        out.update(spread or _entries(groups, rows, cells, cost, budget))
     return out
 
 

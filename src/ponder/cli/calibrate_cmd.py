@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -104,7 +104,12 @@ def show_policy(policy: Policy) -> None:
     )
     per_budget = policy.validation.get("accuracy_by_budget", {})
     budget_rows = [
-        (b, _spend(v, "policy"), f"{v['best_fixed']:.3f} ({v['best_fixed_cell']})", _spend(v, "oracle_bins"))
+        (
+            b,
+            _spend(v["policy"], v.get("policy_samples")),
+            f"{v['best_fixed']:.3f} ({v['best_fixed_cell']})",
+            _spend(v["oracle_bins_policy"], v.get("oracle_bins_samples")),
+        )
         for b, v in per_budget.items()
     ]
     title = (
@@ -132,11 +137,9 @@ def show_policy(policy: Policy) -> None:
     )
 
 
-def _spend(row: dict[str, Any], who: str) -> str:
+def _spend(accuracy: float, samples: float | None) -> str:
     """Accuracy, and the mean samples spent when the policy file has them (files before they were added do not)."""
-    acc = row["policy" if who == "policy" else "oracle_bins_policy"]
-    samples = row.get(f"{who}_samples")
-    return f"{acc:.3f}" + ("" if samples is None else f" [{samples:.1f}]")
+    return f"{accuracy:.3f}" + ("" if samples is None else f" [{samples:.1f}]")
 
 
 def _short(params: dict[str, object]) -> str:
