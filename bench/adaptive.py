@@ -23,6 +23,7 @@ A dry run on the fake backend: ``.venv/bin/python -m bench.adaptive --backend fa
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budgets", type=ints, default=[1, 2, 4, 8, 16])
     ap.add_argument("--strategies", default="self_consistency,revisions", help="calibration grid strategies")
     ap.add_argument("--scorer", default=None, help="scorer (needed for best_of_n / beam_search / verifier)")
+    ap.add_argument("--strategy-params", type=json.loads, default={},
+                    help='fixed strategy parameters, JSON, e.g. \'{"best_of_n": {"weighted": true}}\'')  # fmt: skip
     ap.add_argument("--seeds", type=ints, default=[0], help="sampling seeds, each a separate run of every problem")
     ap.add_argument("--probe", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=320)
@@ -76,6 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--figure", type=Path, default=Path("docs/figures/adaptive.png"))
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     args = ap.parse_args(argv)
+    named = {s.strip() for s in args.strategies.split(",")} | {"self_consistency"}
+    if not isinstance(args.strategy_params, dict) or set(args.strategy_params) - named:
+        ap.error(f"--strategy-params must map strategies of the grid ({', '.join(sorted(named))}) to "
+                 f"parameters, got {args.strategy_params!r}")  # fmt: skip
     if args.split == "test" and args.offset < args.limit:
         ap.error(f"calibrating on the test split's first {args.limit} problems needs --offset >= {args.limit} "
                  f"so that the held-out problems are others, got --offset {args.offset}")  # fmt: skip
@@ -124,10 +131,11 @@ def _curve(config: EvalConfig, strategy: str) -> list[dict[str, float]]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    fixed = tuple(dict.fromkeys(["self_consistency", *(s.strip() for s in args.strategies.split(","))]))
+    named = tuple(s.strip() for s in args.strategies.split(","))
+    fixed = tuple(dict.fromkeys(["self_consistency", *named]))
     grid = _config(
-        args, out=args.runs / "calibration", split=args.split, limit=args.limit,
-        strategies=tuple(s.strip() for s in args.strategies.split(",")),
+        args, out=args.runs / "calibration", split=args.split, limit=args.limit, strategies=named,
+        strategy_params={k: v for k, v in args.strategy_params.items() if k in named},
     )  # fmt: skip
     paths = {kind: args.runs / ("policy.json" if kind == "max" else f"policy_{kind}.json") for kind in ("max", "mean")}
     policies = {kind: calibrate(CalibrationRun(grid, path, probe=args.probe, budget_kind=kind))
@@ -135,7 +143,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     held = _config(
         args, out=args.runs / "held_out", split="test", limit=args.held_out, offset=args.offset,
         strategies=(*fixed, "adaptive"),
-        strategy_params={"adaptive": {"policy": str(paths["max"])}},
+        strategy_params={**args.strategy_params, "adaptive": {"policy": str(paths["max"])}},
     )  # fmt: skip
     run_eval(held)
     curves = {name: _curve(held, name) for name in held.strategies}
@@ -230,9 +238,10 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     rhos = ", ".join(f"{k} {v:+.2f}" for k, v in policy.correlations.items() if v is not None) or "n/a"
     command = command_line("bench.adaptive")
     held = f" (numbers {args.offset} to {args.offset + args.held_out - 1})" if args.offset else ""
+    grid = args.strategies + (f", {json.dumps(args.strategy_params)}" if args.strategy_params else "")
     return (
         f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `{args.split}` problems "
-        f"({args.strategies}), measured on {m['target']['problems']} held-out `test` problems{held}{_seeds(args)}; "
+        f"({grid}), measured on {m['target']['problems']} held-out `test` problems{held}{_seeds(args)}; "
         f"{machine_line()}. Figure: `{args.figure}`.\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
         f"{ratio}**{reach}.\n\n{_early_lines(m)}\n\n{_fifth(m)}\n\n"
