@@ -109,3 +109,14 @@ def test_adaptive_early_stop_from_the_command_line(tmp_path):
     assert (stop["after"], stop["reason"]) == (4, "beta") and early["answer"] == full["answer"] == "42"
     assert [c["text"] for c in early["candidates"]] == [c["text"] for c in full["candidates"][:4]]
     assert early["usage"]["completion_tokens"] * 4 == full["usage"]["completion_tokens"]
+
+
+def test_solve_with_program_reaches_the_task_and_bad_modes_exit_2():
+    out = ponder("solve", "What is 6 * 7?", "--backend", "fake", "-n", "2", "--solve-with", "program", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["run_config"]["task_options"] == {"solve_with": "program"}
+    # the fake backend's replies reason in prose; without a program there is nothing to run, so all abstain
+    assert data["answer"] is None and [c["answer"] for c in data["candidates"]] == [None, None]
+    bad = ponder("solve", "q", "--backend", "fake", "--solve-with", "code")
+    assert bad.returncode == 2 and "solve_with must be one of reasoning, program, got 'code'" in bad.stderr

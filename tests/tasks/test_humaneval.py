@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from ponder.api import get_task
+from ponder.code.extract import extract_code
 from ponder.errors import ConfigError, TaskError
 from ponder.tasks.files import MalformedRowWarning
-from ponder.tasks.humaneval import HumanEvalTask, extract_code, packaged_path
+from ponder.tasks.humaneval import HumanEvalTask, packaged_path
 
 
 @pytest.fixture(scope="module")

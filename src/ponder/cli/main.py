@@ -55,6 +55,10 @@ def solve(
     budget: Annotated[int | None, Opt(help="adaptive: samples per question, probe included.")] = None,
     sampler: Annotated[str | None, Opt(help="Strategy making each candidate (e.g. budget_forcing).")] = None,
     initial: Annotated[str | None, Opt(help="self_refine: refine this strategy's winner.")] = None,
+    solve_with: Annotated[
+        str | None,
+        Opt("--solve-with", help="reasoning (default) or program: the model writes Python, run in a sandbox."),
+    ] = None,
     param: Annotated[list[str] | None, Opt("--param", "-p", help="Strategy parameter key=value.")] = None,
     backend: Annotated[str | None, Opt(help="Backend: llamacpp (default), openai, fake.")] = None,
     model: Annotated[str | None, Opt(help="Model: catalogue name, GGUF path or server model id.")] = None,
@@ -128,7 +132,8 @@ def build_config(flags: dict[str, Any]) -> RunConfig:
         k: v for k, v in (("base_url", flags.get("base_url")), ("n_threads", flags.get("threads"))) if v is not None
     }
     filters = [("blocklist", {"words": list(flags["block"])})] if flags.get("block") else None
-    return cfg.merged(strategy_params=params, backend_options=backend_opts, filters=filters)
+    task_opts = {"solve_with": flags["solve_with"]} if flags.get("solve_with") else {}
+    return cfg.merged(strategy_params=params, backend_options=backend_opts, filters=filters, task_options=task_opts)
 
 
 FLAG_PARAMS = (

@@ -39,13 +39,15 @@ class AIMETask(JsonlFileTask):
 
     Args:
         path: a ``.jsonl`` (or ``.jsonl.gz``) file with ``problem`` (or ``question``) and ``answer``.
-        few_shot, system_prompt: as for ``MathAnswerTask``.
+        few_shot, system_prompt, solve_with: as for ``MathAnswerTask``.
     """
 
     name = "aime"
 
-    def __init__(self, path: str, *, few_shot: int = 0, system_prompt: str | None = None) -> None:
-        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
+    def __init__(
+        self, path: str, *, few_shot: int = 0, system_prompt: str | None = None, solve_with: str = "reasoning"
+    ) -> None:
+        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
 
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
         """A problem from one AIME row; MalformedRow for a missing problem or a bad answer."""

@@ -118,8 +118,10 @@ class JsonlFileTask(MathAnswerTask, ABC):
     another file, e.g. GSM8K's train.jsonl, for calibration).
     """
 
-    def __init__(self, path: str, *, few_shot: int = 0, system_prompt: str | None = None) -> None:
-        super().__init__(few_shot=few_shot, system_prompt=system_prompt)
+    def __init__(
+        self, path: str, *, few_shot: int = 0, system_prompt: str | None = None, solve_with: str = "reasoning"
+    ) -> None:
+        super().__init__(few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
         if not isinstance(path, str | Path) or not str(path).strip():
             raise ConfigError(f"path must be the path of a .jsonl file, got {path!r}")
         self.path = Path(path).expanduser()

@@ -37,13 +37,15 @@ class GSM8KTask(JsonlFileTask):
 
     Args:
         path: a ``.jsonl`` (or ``.jsonl.gz``) file with ``question`` and ``answer`` fields.
-        few_shot, system_prompt: as for ``MathAnswerTask``.
+        few_shot, system_prompt, solve_with: as for ``MathAnswerTask``.
     """
 
     name = "gsm8k"
 
-    def __init__(self, path: str, *, few_shot: int = 0, system_prompt: str | None = None) -> None:
-        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
+    def __init__(
+        self, path: str, *, few_shot: int = 0, system_prompt: str | None = None, solve_with: str = "reasoning"
+    ) -> None:
+        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
 
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
         """A problem from one GSM8K row; MalformedRow when a field is missing or has no ``####``."""

@@ -61,7 +61,7 @@ class GSMSymbolicTask(MathAnswerTask):
         seed: task seed (>= 0); the same seed always gives the same problems in the same order.
         size: problems per split, at most ``MAX_SIZE``; ``problems(limit=...)`` takes a prefix.
         difficulty: reasoning-gym's difficulty knob; version 0.1.25 accepts only 1.0.
-        few_shot, system_prompt: as for ``MathAnswerTask``.
+        few_shot, system_prompt, solve_with: as for ``MathAnswerTask``.
     """
 
     name = "gsm_symbolic"
@@ -74,8 +74,9 @@ class GSMSymbolicTask(MathAnswerTask):
         difficulty: float = 1.0,
         few_shot: int = 0,
         system_prompt: str | None = None,
+        solve_with: str = "reasoning",
     ) -> None:
-        super().__init__(few_shot=few_shot, system_prompt=system_prompt)
+        super().__init__(few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
         self.seed = _check_int(seed, "seed", 0, 2**40)
         self.size = _check_int(size, "size", 1, MAX_SIZE)
         ok = isinstance(difficulty, int | float) and not isinstance(difficulty, bool) and math.isfinite(difficulty)

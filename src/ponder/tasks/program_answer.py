@@ -1,0 +1,129 @@
+"""Program-aided answers: the model writes Python, the sandbox runs it, its result is the answer.
+
+Program-aided language models (PAL, Gao et al. 2023) and program of thoughts (PoT, Chen et al. 2023) let the
+model write the computation and leave the arithmetic to Python. Math tasks take ``solve_with="program"``
+(``--task-option solve_with=program``): the prompt asks for a ``solution()`` function in one fenced block,
+and ``ProgramAnswers.answer`` turns a completion into an answer:
+
+1. the code is the completion's first fenced python block that defines a function (else its first fenced
+   block, else the text when it looks like code; ``code.extract.extract_code``);
+2. it runs in the sandbox (``code.sandbox``: fresh interpreter, time and memory limits, no network or
+   writes outside a temporary directory) with ``print`` replaced by a recorder, and the answer is the value
+   ``solution()`` returns; when there is no ``solution`` or it returns None, the last line printed (models
+   often end with ``print(...)`` instead);
+3. the value becomes answer text: integers as they are, floats rounded to 6 decimals (``25.0`` -> ``25``),
+   ``Fraction(3, 4)`` as ``3/4``, ``Decimal('2.5')`` and numpy scalars (``np.float64(2.5)``) by their
+   number, strings through the task's usual extraction (the last number in ``"$25 in total"``; a printed
+   ``"10.0"`` as ``10``, the same vote as a returned ``10.0``); bools,
+   other objects, errors, timeouts and programs without a value give None (an abstention; strategies
+   vote without it).
+
+Every strategy works unchanged on top (self-consistency votes over program results, adaptive calibrates on
+them). Answers are remembered per completion text, so voting and grading run a program once.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import threading
+from collections import OrderedDict
+
+from ponder.code.extract import extract_code
+from ponder.code.sandbox import Limits, Sandbox
+from ponder.tasks import answers
+
+__all__ = ["PROGRAM_EXAMPLES", "PROGRAM_SYSTEM_PROMPT", "ProgramAnswers", "value_to_answer"]
+
+PROGRAM_SYSTEM_PROMPT = (
+    "You are a careful math assistant who solves problems by writing Python. Write a function solution() that "
+    "computes the answer step by step, one short commented block per step, with a blank line between blocks, "
+    "and returns the final number (without units). Reply with only the code, in one ```python block."
+)
+PROGRAM_EXAMPLES: tuple[str, ...] = (
+    "```python\ndef solution():\n    # Tom starts with 3 boxes of 12 pencils.\n    pencils = 3 * 12\n\n"
+    "    # He gives away 9 pencils.\n    left = pencils - 9\n\n    return left\n```",
+    "```python\ndef solution():\n    # The discount is 25% of $20.\n    discount = 0.25 * 20\n\n"
+    "    # The sale price is the price minus the discount.\n    price = 20 - discount\n\n    return price\n```",
+    "```python\ndef solution():\n    # 5 weekdays at 15 pages each.\n    weekdays = 5 * 15\n\n"
+    "    # 2 weekend days at 25 pages each.\n    weekend = 2 * 25\n\n    return weekdays + weekend\n```",
+    "```python\ndef solution():\n    # The baker shares half of the 48 cookies.\n    shared = 48 / 2\n\n"
+    "    # Each of the 4 friends gets an equal part.\n    each = shared / 4\n\n    return each\n```",
+)
+"""Solutions, as programs, of ``math_answer.FEW_SHOT_EXAMPLES``' questions (same order)."""
+
+_RECORDER = (
+    "_printed = []\n"
+    "def print(*args, sep=' ', end='\\n', file=None, flush=False):\n"
+    "    _printed.append(sep.join(str(a) for a in args))\n"
+)
+"""Prepended to every program: ``print`` records its lines instead of writing them."""
+_PROBE = (
+    "(lambda r: r if r is not None else (_printed[-1] if _printed else None))"
+    "(solution() if callable(globals().get('solution')) else None)"
+)
+"""The expression whose value is the answer: solution()'s result, else the last printed line."""
+_REMEMBERED = 10_000
+_FRACTION = re.compile(r"Fraction\((-?\d+), (\d+)\)")
+_WRAPPED = re.compile(r"(?:Decimal|(?:np|numpy)\.\w+)\((.*)\)")
+"""A number wrapped in its type's repr: Decimal('2.5'), np.float64(2.5), np.int64(3)."""
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def value_to_answer(value: str | None) -> str | None:
+    """Answer text of the ``repr`` of a program's value (see the module docstring), or None."""
+    if value is None:
+        return None
+    if fraction := _FRACTION.fullmatch(value):
+        return f"{fraction[1]}/{fraction[2]}" if fraction[2] != "1" else fraction[1]
+    if wrapped := _WRAPPED.fullmatch(value):
+        return value_to_answer(wrapped[1])
+    try:
+        obj = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if obj is None or isinstance(obj, bool):
+        return None
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        rounded = round(obj, 6)
+        return str(int(rounded)) if rounded == int(rounded) else repr(rounded)
+    if isinstance(obj, str):
+        found = answers.extract_answer(obj)
+        if found is not None and _DECIMAL.fullmatch(found):
+            return value_to_answer(found)  # a printed "10.0" votes as 10, like a returned 10.0
+        return found or (obj.strip() or None)
+    return None
+
+
+class ProgramAnswers:
+    """Runs the program in a completion and returns its answer; remembers answers per completion text."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.sandbox = Sandbox(limits or Limits(timeout=5.0, cpu_seconds=5))
+        self._memo: OrderedDict[str, str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(self, completion: str) -> str | None:
+        """The answer the completion's program computes, or None (no code, an error, a timeout, no value)."""
+        with self._lock:
+            if completion in self._memo:
+                self._memo.move_to_end(completion)
+                return self._memo[completion]
+        code = extract_code(completion)
+        found = None if code is None else self._run(code)
+        with self._lock:
+            self._memo[completion] = found
+            if len(self._memo) > _REMEMBERED:
+                self._memo.popitem(last=False)
+        return found
+
+    def _run(self, code: str) -> str | None:
+        result = self.sandbox.run(_RECORDER + code, [_PROBE])
+        if result.setup_error is not None or not result.outcomes or not result.outcomes[0].passed:
+            return None
+        return value_to_answer(result.outcomes[0].value)
