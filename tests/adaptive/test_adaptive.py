@@ -72,6 +72,17 @@ def test_a_policy_for_another_model_warns_and_is_traced(make_ctx, tmp_path):
     assert _events(res, "warning")
 
 
+def test_a_policy_for_reasoning_warns_when_the_task_solves_with_programs(tmp_path):
+    from ponder.api import make_context
+    from ponder.catalog import make_registries
+    from ponder.tasks.math_answer import MathAnswerTask
+
+    path = _policy(tmp_path, "self_consistency", 2, {"n": 2})  # calibrated on task "math", reasoning
+    ctx = make_context(FakeBackend(), MathAnswerTask(solve_with="program"), make_registries())
+    with pytest.warns(UserWarning, match="task 'math' but this run uses task 'math, solve_with=program'"):
+        run_chunks(get_strategy("adaptive", policy=path), [EASY], ctx, 1)
+
+
 def test_non_reusing_choices_run_afresh_and_keep_the_probe_as_candidates(make_ctx, tmp_path):
     path = _policy(tmp_path, "cot", 4, {})
     ctx = make_ctx(backend=FakeBackend())

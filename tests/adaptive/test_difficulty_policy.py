@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ponder.adaptive.difficulty import bin_of, difficulty, quantile_edges, spearman
-from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy, save_policy
+from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy, save_policy, task_label
 from ponder.errors import ConfigError
 
 
@@ -88,6 +88,12 @@ def test_a_policy_for_another_model_or_task_warns_naming_the_mismatch():
     check_policy(policy, "m", "t", said.append)
     check_policy(default_policy(), "anything", "else", said.append)
     assert said == []
+
+
+def test_task_labels_name_program_aided_solving():
+    assert task_label("gsm_symbolic") == task_label("gsm_symbolic", "reasoning") == "gsm_symbolic"
+    assert task_label("gsm_symbolic", "program") == "gsm_symbolic, solve_with=program"
+    assert task_label(None, "program") is None
 
 
 def test_entries_validate_their_fields():

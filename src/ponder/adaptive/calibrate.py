@@ -26,7 +26,7 @@ import numpy as np
 
 from ponder.adaptive.difficulty import ESTIMATORS, difficulty
 from ponder.adaptive.fit import Cell, ProblemOutcome, correlations, fit_policy, pick_estimator
-from ponder.adaptive.policy import BUDGET_KINDS, Policy, save_policy
+from ponder.adaptive.policy import BUDGET_KINDS, Policy, save_policy, task_label
 from ponder.backends.base import Backend
 from ponder.catalog import make_registries
 from ponder.errors import ConfigError
@@ -87,7 +87,8 @@ def calibrate(run: CalibrationRun, *, backend: Backend | None = None, hooks: Hoo
     def reuses(strategy: str) -> bool:
         return "sampler" in {f.name for f in dataclasses.fields(reg.strategies.get(strategy))}
 
-    identity = {"model": model, "task": run.grid.task, "scorer": run.grid.scorer}
+    task = task_label(run.grid.task, run.grid.task_options.get("solve_with"))
+    identity = {"model": model, "task": task, "scorer": run.grid.scorer}
     policy = fit_policy(
         problems,
         params,

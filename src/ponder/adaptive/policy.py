@@ -38,6 +38,7 @@ __all__ = [
     "default_policy",
     "load_policy",
     "save_policy",
+    "task_label",
 ]
 
 BudgetKind = Literal["max", "mean"]
@@ -165,6 +166,14 @@ def save_policy(policy: Policy, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(policy.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def task_label(name: str | None, solve_with: str | None = None) -> str | None:
+    """A task's identity in a policy: its name, plus how it is solved when that is not plain reasoning
+    (a policy calibrated on program-aided answers does not fit reasoning, nor the other way round)."""
+    if name is None or solve_with in (None, "reasoning"):
+        return name
+    return f"{name}, solve_with={solve_with}"
 
 
 def check_policy(policy: Policy, model: str | None, task: str | None, warn: Callable[[str], None]) -> None:

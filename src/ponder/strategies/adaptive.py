@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from ponder.adaptive.allocate import allocate
 from ponder.adaptive.difficulty import bin_of, difficulty
-from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy
+from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy, task_label
 from ponder.adaptive.stopping import batch_params
 from ponder.errors import BudgetExhausted, ConfigError
 from ponder.strategies.base import (
@@ -111,7 +111,8 @@ class Adaptive:
                 f"pass --scorer {policy.scorer}"
             )
         notes: list[str] = []
-        check_policy(policy, ctx.backend.model, getattr(ctx.task, "name", None), notes.append)
+        task = task_label(getattr(ctx.task, "name", None), getattr(ctx.task, "solve_with", None))
+        check_policy(policy, ctx.backend.model, task, notes.append)
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         quiet = dataclasses.replace(ctx, progress=None)
