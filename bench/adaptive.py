@@ -23,6 +23,7 @@ A dry run on the fake backend: ``.venv/bin/python -m bench.adaptive --backend fa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.adaptive_text import fifth_line, seeds_note, validation_table, variant_lines
 from bench.common import command_line, machine_line, publish
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
 from ponder.eval.aggregate import latest
@@ -39,6 +41,7 @@ from ponder.eval.store import RunStore
 
 TITLE = "Adaptive test-time scaling: tokens to match self-consistency N=16"
 EARLY: dict[str, Any] = {"early_stop": True, "confidence": 0.95}
+BASELINE = "self_consistency (baseline run)"
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "adaptive --early-stop": ("adaptive", EARLY),
     "adaptive, mean budgets": ("adaptive", {"budget_kind": "mean"}),
@@ -66,6 +69,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budgets", type=ints, default=[1, 2, 4, 8, 16])
     ap.add_argument("--strategies", default="self_consistency,revisions", help="calibration grid strategies")
     ap.add_argument("--scorer", default=None, help="scorer (needed for best_of_n / beam_search / verifier)")
+    ap.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="gsm_symbolic option, e.g. solve_with=program (repeatable; its own section)")  # fmt: skip
+    ap.add_argument("--baseline-run", type=Path, default=None,
+                    help="held-out directory of another run on the same problems (e.g. a reasoning run); its "
+                         "largest self_consistency budget is the target (default: this run's own)")  # fmt: skip
     ap.add_argument("--strategy-params", type=json.loads, default={},
                     help='fixed strategy parameters, JSON, e.g. \'{"best_of_n": {"weighted": true}}\'')  # fmt: skip
     ap.add_argument("--seeds", type=ints, default=[0], help="sampling seeds, each a separate run of every problem")
@@ -79,6 +87,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--figure", type=Path, default=Path("docs/figures/adaptive.png"))
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     args = ap.parse_args(argv)
+    if any("=" not in o for o in args.task_option):
+        ap.error(f"--task-option takes KEY=VALUE, got {args.task_option!r}")
+    args.task_options = dict(o.split("=", 1) for o in args.task_option)
     named = {s.strip() for s in args.strategies.split(",")} | {"self_consistency"}
     if not isinstance(args.strategy_params, dict) or set(args.strategy_params) - named:
         ap.error(f"--strategy-params must map strategies of the grid ({', '.join(sorted(named))}) to "
@@ -95,6 +106,7 @@ def _config(args: argparse.Namespace, **changes: Any) -> EvalConfig:
         options = {k: v for k, v in (("n_threads", args.threads), ("n_ctx", args.n_ctx)) if v}
     base: dict[str, Any] = {
         "task": "gsm_symbolic",
+        "task_options": args.task_options,
         "backend": args.backend,
         "model": args.model,
         "backend_options": options,
@@ -160,6 +172,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         curves[label] = _curve(variant, strategy)
     sc = curves["self_consistency"]
     target = next((p for p in sc if p["budget"] == max(args.budgets)), sc[-1])
+    if args.baseline_run is not None:  # the same problems and seeds, read from the other run's records
+        curves[BASELINE] = _curve(dataclasses.replace(held, out=args.baseline_run), "self_consistency")
+        target = curves[BASELINE][-1]
     reach = {name: _reach(curves[name], target) for name in ("adaptive", *VARIANTS)}
     return {"curves": curves, "target": target, "reach": reach, "policies": policies, "model": policies["max"].model}
 
@@ -186,7 +201,8 @@ def plot(m: dict[str, Any], path: Path) -> None:
     for name, points in m["curves"].items():
         label = "adaptive (calibrated policy)" if name == "adaptive" else name
         ax.plot([p["tokens"] for p in points], [p["acc"] for p in points], "o-", label=label)
-    ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}")
+    base = " (baseline run)" if BASELINE in m["curves"] else ""
+    ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}{base}")
     ax.set(xscale="log", xlabel="generated tokens per problem", ylabel="accuracy", ylim=(0, 1))
     ax.set_title(f"{m['model']}, held-out gsm_symbolic")
     ax.legend()
@@ -194,27 +210,6 @@ def plot(m: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def validation_table(policies: dict[str, Any]) -> str:
-    """Calibration's own check on its held-out half, for each policy: the policy, the best single cell,
-    oracle bins, with the mean samples per problem the policies spend (the best cell spends its budget)."""
-    lines = ["| budget | policy | accuracy | mean samples | best fixed (cell) | oracle bins | oracle bins' samples |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for kind, policy in policies.items():
-        rows = policy.validation.get("accuracy_by_budget", {})
-        for budget, v in sorted(rows.items(), key=lambda kv: int(kv[0])):
-            lines.append(
-                f"| {budget} | {kind} | {v['policy']:.0%} | {v['policy_samples']:.1f} | "
-                f"{v['best_fixed']:.0%} ({v['best_fixed_cell']}) | {v['oracle_bins_policy']:.0%} | "
-                f"{v['oracle_bins_samples']:.1f} |"
-            )
-    some = next(iter(policies.values())).validation
-    n_fit, n_held = some.get("fit_problems"), some.get("held_out_problems")
-    return (
-        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}; "
-        "budgets per question (max) or as a mean over questions (mean)):\n\n" + "\n".join(lines)
-    )
 
 
 def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
@@ -229,7 +224,7 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
         "" if best is None else f" (adaptive budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
     )
     policy = m["policies"]["max"]
-    first = m["curves"]["self_consistency"][0]
+    first = m["curves"].get(BASELINE, m["curves"]["self_consistency"])[0]
     if m["target"]["acc"] <= first["acc"]:
         reach += (
             f". Caution: SC N={m['target']['budget']} is no more accurate than SC N={first['budget']} "
@@ -240,11 +235,12 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     held = f" (numbers {args.offset} to {args.offset + args.held_out - 1})" if args.offset else ""
     grid = args.strategies + (f", {json.dumps(args.strategy_params)}" if args.strategy_params else "")
     return (
-        f"Model `{m['model']}`, backend `{args.backend}`; calibrated on {args.limit} `{args.split}` problems "
-        f"({grid}), measured on {m['target']['problems']} held-out `test` problems{held}{_seeds(args)}; "
-        f"{machine_line()}. Figure: `{args.figure}`.\n\n"
+        f"Model `{m['model']}`, backend `{args.backend}`{_options(args)}; calibrated on {args.limit} "
+        f"`{args.split}` problems "
+        f"({grid}), measured on {m['target']['problems']} held-out `test` problems{held}{seeds_note(args)}; "
+        f"{machine_line()}. Figure: `{args.figure}`.{_baseline(args)}\n\n"
         f"**Tokens adaptive needs to reach SC N={m['target']['budget']} accuracy ({m['target']['acc']:.0%}): "
-        f"{ratio}**{reach}.\n\n{_early_lines(m)}\n\n{_fifth(m)}\n\n"
+        f"{ratio}**{reach}.\n\n{variant_lines(m)}\n\n{fifth_line(m)}\n\n"
         f"Estimator: `{policy.estimator}` (Spearman of estimated difficulty with the oracle pass rate on the "
         f"calibration problems, negative = predictive: {rhos}).\n\n"
         f"Held-out problems (tokens per problem count replayed samples at their original length):\n\n"
@@ -255,45 +251,26 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
     )
 
 
-def _seeds(args: argparse.Namespace) -> str:
-    """How many seeds each problem ran with, when more than one (rows average them)."""
-    if len(args.seeds) == 1:
+def _baseline(args: argparse.Namespace) -> str:
+    """Where the target comes from, when it is another run's self-consistency."""
+    if args.baseline_run is None:
         return ""
-    seeds = ", ".join(map(str, args.seeds))
-    return f", each with seeds {seeds} in both parts (accuracies and tokens average the {len(args.seeds)} runs)"
+    return (f" The target is self-consistency at the largest budget of `{args.baseline_run}` (same problems and "
+            f"seeds, its default task options), shown as `{BASELINE}`.")  # fmt: skip
 
 
-def _fifth(m: dict[str, Any]) -> str:
-    """What the issue's target spend (1/5 of SC N=16's tokens per problem) buys: the best row within it."""
-    cap = m["target"]["tokens"] / 5
-    within = [(p["acc"], -p["tokens"], name, p) for name, pts in m["curves"].items() for p in pts if p["tokens"] <= cap]
-    if not within:
-        return f"No row spends at most 1/5 of SC N={m['target']['budget']}'s tokens ({cap:.0f} per problem)."
-    acc, _, name, p = max(within, key=lambda w: w[:2])
-    n = m["target"]["budget"]
-    return (
-        f"Within 1/5 of SC N={n}'s tokens ({cap:.0f} per problem) the most accurate row is `{name}` at budget "
-        f"{p['budget']}: {acc:.0%} ({p['tokens']:.0f} tokens), against SC N={n}'s {m['target']['acc']:.0%}."
-    )
-
-
-def _early_lines(m: dict[str, Any]) -> str:
-    """One line per early-stopping run: the tokens it needs to reach the same accuracy, as a ratio."""
-    lines = []
-    for name in VARIANTS:
-        best, ratio = m["reach"][name]
-        said = "not reached"
-        if best is not None and ratio is not None:
-            said = f"{ratio:.2f} x (budget {best['budget']}: {best['acc']:.0%}, {best['tokens']:.0f} tokens)"
-        lines.append(f"- `{name}`: {said}")
-    return "\n".join(lines)
+def _options(args: argparse.Namespace) -> str:
+    """The task options of the run, for the caption."""
+    return "".join(f", task option `{k}={v}`" for k, v in sorted(args.task_options.items()))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     m = measure(args)
     plot(m, args.figure)
-    publish(args.out, "adaptive", TITLE, render(args, m))
+    tail = "".join(f", {k}={v}" for k, v in sorted(args.task_options.items()))
+    key = "adaptive" + "".join(f"_{k}_{v}" for k, v in sorted(args.task_options.items()))
+    publish(args.out, key, TITLE + tail, render(args, m))
 
 
 if __name__ == "__main__":
