@@ -27,6 +27,8 @@ class HangingBackend(FakeBackend):
         if (self.marker / "hang").exists() and any(HANG_ON in p for p in prompts):
             import ray
 
-            (self.marker / "entered").write_text(ray.get_runtime_context().get_actor_name() or "")
+            name = ray.get_runtime_context().get_actor_name() or ""
+            (self.marker / "entered.tmp").write_text(name)
+            (self.marker / "entered.tmp").rename(self.marker / "entered")  # appears whole, never empty
             time.sleep(120)  # killed long before
         return super().generate(prompts, params, n)
