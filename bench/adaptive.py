@@ -197,15 +197,19 @@ def plot(m: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for name, points in m["curves"].items():
         label = "adaptive (calibrated policy)" if name == "adaptive" else name
         ax.plot([p["tokens"] for p in points], [p["acc"] for p in points], "o-", label=label)
     base = " (baseline run)" if BASELINE in m["curves"] else ""
     ax.axhline(m["target"]["acc"], color="grey", linestyle=":", label=f"SC N={m['target']['budget']}{base}")
     ax.set(xscale="log", xlabel="generated tokens per problem", ylabel="accuracy", ylim=(0, 1))
+    low, high = ax.get_xlim()  # plain-number ticks within the data (log minor labels collide)
+    ax.set_xticks([t for t in (50, 100, 200, 500, 1000, 2000, 5000, 10000) if low <= t <= high])
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(f"{m['model']}, held-out gsm_symbolic")
-    ax.legend()
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
