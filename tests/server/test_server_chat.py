@@ -146,3 +146,18 @@ def test_a_run_without_candidates_answers_empty_content_with_finish_reason_lengt
     answered = Result("q", "mcts", "5", (Candidate("so \\boxed{5}", "5", n_tokens=4),), Usage(), selected=0)
     assert plan._choice(empty) == ChoiceOut("", "length")
     assert plan._choice(answered) == ChoiceOut("so \\boxed{5}", "stop")
+
+
+def test_solve_with_program_runs_the_models_code(start: Start):
+    code = "```python\ndef solution():\n    return 6 * 7.0\n```"
+    backend = FakeBackend([code, "```python\nprint(40 + 2)\n```", "no code at all"])
+    srv = start(backend)
+    with openai.OpenAI(base_url=f"{srv.url}/v1", api_key="x", max_retries=0) as c:
+        r = c.chat.completions.create(
+            model="ponder:self_consistency?n=3&solve_with=program", messages=Q, extra_body={"ponder": {"trace": True}}
+        )
+    assert "solution()" in backend.calls[0][0][0]  # the program prompt, not the reasoning one
+    [run] = ponder_field(r)["runs"]
+    assert [c["answer"] for c in run["candidates"]] == ["42", "42", None]  # 42.0 returned, "42" printed; prose
+    votes = [e["data"]["votes"] for e in run["trace"] if e["kind"] == "vote"]
+    assert votes == [{"42": 2}] and run["answer"] == "42"

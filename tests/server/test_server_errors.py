@@ -199,3 +199,15 @@ def test_openai_client_raises_typed_errors(client: openai.OpenAI):
         client.chat.completions.create(model="ponder:beam_serch", messages=Q)  # type: ignore[arg-type]
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=Q)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("ponder", "words"),
+    [
+        ({"solve_with": "code"}, "solve_with must be one of reasoning, program, got 'code'"),
+        ({"solve_with": "program", "task": "game24"}, "task 'game24' has no solve_with option"),
+    ],
+)
+def test_bad_solve_with_is_400(shared: InThread, ponder: dict[str, Any], words: str):
+    error = error_of(post(shared, {"model": "ponder:cot", "messages": Q, "ponder": ponder}), 400)
+    assert error["param"] == "ponder.solve_with" and words in error["message"]

@@ -163,7 +163,7 @@ def plan_chat(state: ServerState, req: ChatCompletionRequest) -> ChatPlan:
             params = params.replace(logprobs=req.top_logprobs or 0)
         return ChatPlan(state, spec, params, req.n, messages)
     question, system = question_of(req.messages)
-    task = build_task(state, spec.task, system)
+    task = build_task(state, spec.task, system, spec.solve_with)
     base = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
     seeds = tuple(base + i for i in range(req.n))
     return ChatPlan(state, spec, params, req.n, [], Problem(question, id="request"), task, seeds)
@@ -191,14 +191,23 @@ def question_of(messages: list[ChatMessage]) -> tuple[str, str | None]:
     return users[-1], system or None
 
 
-def build_task(state: ServerState, name: str, system: str | None) -> Task:
-    """The named task, with ``system`` as its system prompt when it takes one."""
+def build_task(state: ServerState, name: str, system: str | None, solve_with: str | None = None) -> Task:
+    """The named task, with ``system`` as its system prompt when it takes one, solving ``solve_with``."""
     try:
         factory = state.registries.tasks.get(name)
-        takes_system = "system_prompt" in inspect.signature(factory).parameters
-        return get_task(name, state.registries, **({"system_prompt": system} if system and takes_system else {}))
     except ConfigError as exc:
         raise bad_request(str(exc), "ponder.task", "invalid_parameter") from None
+    takes = inspect.signature(factory).parameters
+    options: dict[str, Any] = {"system_prompt": system} if system and "system_prompt" in takes else {}
+    if solve_with is not None:
+        if "solve_with" not in takes:
+            raise bad_request(f"task {name!r} has no solve_with option", "ponder.solve_with", "invalid_parameter")
+        options["solve_with"] = solve_with
+    try:
+        return get_task(name, state.registries, **options)
+    except ConfigError as exc:
+        where = "ponder.solve_with" if "solve_with" in str(exc) else "ponder.task"
+        raise bad_request(str(exc), where, "invalid_parameter") from None
 
 
 def _message(m: ChatMessage, index: int) -> Message:

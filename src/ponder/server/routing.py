@@ -7,8 +7,9 @@ Model strings:
   the request has a ``ponder`` field or ``reasoning_effort``, which selects the server's default strategy
   (``self_consistency``) or the field's ``strategy``.
 The ``ponder`` field holds ``strategy``, the strategy's parameters (JSON values; strings are converted like
-query values; a nested strategy is ``{"strategy": name, ...}``) and the reserved keys ``task``, ``scorer``
-and ``trace``, which may also appear in the query string; the field wins over the query string.
+query values; a nested strategy is ``{"strategy": name, ...}``) and the reserved keys ``task``, ``solve_with``
+(reasoning|program, for math tasks), ``scorer`` and ``trace``, which may also appear in the query string; the
+field wins over the query string.
 ``reasoning_effort`` (low|medium|high) fills in the strategy's budget parameters through
 ``strategies.effort.apply_effort``; parameters given explicitly win. Strategies that cannot run without a
 scorer get the server's default scorer when the request names none. Every mistake is a 400 (404 for an
@@ -32,7 +33,7 @@ from ponder.strategies.base import Strategy
 from ponder.strategies.effort import EFFORT_LEVELS, apply_effort
 
 PREFIX = "ponder:"
-RESERVED = ("task", "scorer", "trace")
+RESERVED = ("task", "solve_with", "scorer", "trace")
 NEEDS_SCORER = frozenset({"best_of_n", "beam_search", "lookahead", "mcts", "tree_of_thought", "forest_of_thought"})
 """Strategies that refuse to run without a scorer (in their default configuration)."""
 
@@ -45,6 +46,8 @@ class RunSpec:
     task: str
     scorer: str | None = None
     trace: bool = False
+    solve_with: str | None = None
+    """How a math task asks the model to solve ("reasoning" or "program"); None keeps the task's default."""
 
 
 def model_ids(state: ServerState) -> list[str]:
@@ -72,7 +75,9 @@ def resolve(state: ServerState, model: str, field: Mapping[str, Any] | None, eff
     scorer = reserved.get("scorer") or (state.default_scorer if name in NEEDS_SCORER else None)
     if scorer is not None:
         _known(state, "scorers", str(scorer), "ponder.scorer")
-    return RunSpec(strategy, task, str(scorer) if scorer else None, _flag(reserved.get("trace", False)))
+    solve_with = None if reserved.get("solve_with") is None else str(reserved["solve_with"])
+    trace = _flag(reserved.get("trace", False))
+    return RunSpec(strategy, task, str(scorer) if scorer else None, trace, solve_with)
 
 
 def parse_model(state: ServerState, model: str) -> tuple[str | None, dict[str, Any]]:
