@@ -44,7 +44,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def samples(run: Path) -> Samples:
-    """Per problem: answer keys, grades and token counts of the samples of the largest SC budget, in order."""
+    """Per problem and seed ("id/seed"): answer keys, grades and token counts of the samples of the largest SC
+    budget, in order."""
     store = RunStore(run)
     records = [r for r in latest(store.records())[0] if r["strategy"] == "self_consistency"]
     top = max(r["budget"] for r in records)
@@ -53,7 +54,7 @@ def samples(run: Path) -> Samples:
     for r in (r for r in records if r["budget"] == top):
         tokens = [int(c["n_tokens"]) for c in (store.trace(r) or {})["candidates"]]
         keys = [None if a is None else task.answer_key(a) for a in r["candidate_answers"]]
-        out[r["problem_id"]] = (keys, list(r["candidate_correct"]), tokens)
+        out[f"{r['problem_id']}/{r['seed']}"] = (keys, list(r["candidate_correct"]), tokens)
     return out
 
 

@@ -77,7 +77,7 @@ def load(run: Path) -> tuple[dict[str, Any], list[Row], str]:
     records = latest(store.records())[0]
     config = {**store.runs()[-1]["config"], "budgets": sorted({r["budget"] for r in records})}
     top = max(r["budget"] for r in records if r["strategy"] == "self_consistency")
-    by_id = {r["problem_id"]: r for r in records if r["budget"] == top and r["strategy"] == "best_of_n"}
+    by_id = {(r["problem_id"], r["seed"]): r for r in records if r["budget"] == top and r["strategy"] == "best_of_n"}
     rows = []
     for r in sorted(records, key=lambda r: r["problem_id"]):
         if r["strategy"] != "self_consistency" or r["budget"] != top:
@@ -85,7 +85,7 @@ def load(run: Path) -> tuple[dict[str, Any], list[Row], str]:
         cands = (store.trace(r) or {})["candidates"]
         row = Row(r["problem_id"], [c["text"] for c in cands], r["candidate_keys"], r["candidate_correct"],
                   [int(c["n_tokens"]) for c in cands], bool(r["correct"]))  # fmt: skip
-        bon = by_id.get(r["problem_id"])
+        bon = by_id.get((r["problem_id"], r["seed"]))
         scored = (store.trace(bon) or {})["candidates"] if bon else []
         if [c["text"] for c in scored] == row.texts and all(c["score"] is not None for c in scored):
             row.scores[bon["params"].get("scorer") or config["scorer"]] = [float(c["score"]) for c in scored]
@@ -216,9 +216,11 @@ def render(args: argparse.Namespace, m: dict[str, Any]) -> str:
                 f"{u.processed_prompt_tokens / judged:.0f} of them processed "
                 f"(the rest reused from the cache), {u.wall_seconds / judged:.1f} s each.")  # fmt: skip
     reach = "\n".join([*(_reach(m, name) for name in m["table"]), _reach(m, "perfect", stop=True)])
-    where = f"{config['split']} problems {config['offset']} to {config['offset'] + len(m['rows']) - 1}"
+    problems = len({r.problem_id for r in m["rows"]})
+    seeds = f", {len(m['rows']) // problems} seeds each" if len(m["rows"]) > problems else ""
+    where = f"{config['split']} problems {config['offset']} to {config['offset'] + problems - 1}{seeds}"
     return (
-        f"The {n} samples per problem of `{args.run}` ({len(m['rows'])} held-out `{config['task']}` {where}, "
+        f"The {n} samples per problem of `{args.run}` ({problems} held-out `{config['task']}` {where}, "
         f"T={config['temperature']}, at most {config['max_tokens']} tokens each), model "
         f"`{m['model']}`; {machine_line()}. Accuracy of choosing among each problem's first k samples, in the "
         f"order drawn; SC N={n} (the run's self-consistency record) is {m['target']:.0%} at "

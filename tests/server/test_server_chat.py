@@ -161,3 +161,8 @@ def test_solve_with_program_runs_the_models_code(start: Start):
     assert [c["answer"] for c in run["candidates"]] == ["42", "42", None]  # 42.0 returned, "42" printed; prose
     votes = [e["data"]["votes"] for e in run["trace"] if e["kind"] == "vote"]
     assert votes == [{"42": 2}] and run["answer"] == "42"
+    with openai.OpenAI(base_url=f"{srv.url}/v1", api_key="x", max_retries=0) as c:
+        msgs = [{"role": "system", "content": "Be brief."}, *Q]
+        c.chat.completions.create(model="ponder:cot?solve_with=program", messages=msgs)
+    prompt = backend.calls[-1][0][0]
+    assert "solution()" in prompt and "Be brief." in prompt  # a client system message adds to the program prompt

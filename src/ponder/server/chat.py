@@ -47,6 +47,7 @@ from ponder.server.schemas import (
 from ponder.server.state import ServerState
 from ponder.server.worker import Cancellable, CancelToken
 from ponder.tasks.base import Task
+from ponder.tasks.program_answer import PROGRAM_SYSTEM_PROMPT
 from ponder.types import Candidate, Message, Problem, Result, SamplingParams, TokenLogprob, Usage, to_jsonable
 
 Tick = Callable[[int], None]
@@ -192,12 +193,15 @@ def question_of(messages: list[ChatMessage]) -> tuple[str, str | None]:
 
 
 def build_task(state: ServerState, name: str, system: str | None, solve_with: str | None = None) -> Task:
-    """The named task, with ``system`` as its system prompt when it takes one, solving ``solve_with``."""
+    """The named task, with ``system`` as its system prompt when it takes one (after the program prompt with
+    ``solve_with="program"``, so the model is still asked for code), solving ``solve_with``."""
     try:
         factory = state.registries.tasks.get(name)
     except ConfigError as exc:
         raise bad_request(str(exc), "ponder.task", "invalid_parameter") from None
     takes = inspect.signature(factory).parameters
+    if system and solve_with == "program":  # keep asking for code: the client's text comes after
+        system = f"{PROGRAM_SYSTEM_PROMPT}\n\n{system}"
     options: dict[str, Any] = {"system_prompt": system} if system and "system_prompt" in takes else {}
     if solve_with is not None:
         if "solve_with" not in takes:

@@ -12,11 +12,11 @@ and ``ProgramAnswers.answer`` turns a completion into an answer:
    ``solution()`` returns; when there is no ``solution`` or it returns None, the last line printed (models
    often end with ``print(...)`` instead);
 3. the value becomes answer text: integers as they are, floats rounded to 6 decimals (``25.0`` -> ``25``),
-   ``Fraction(3, 4)`` as ``3/4``, ``Decimal('2.5')`` and numpy scalars (``np.float64(2.5)``) by their
-   number, strings through the task's usual extraction (the last number in ``"$25 in total"``; a printed
-   ``"10.0"`` as ``10``, the same vote as a returned ``10.0``); bools,
-   other objects, errors, timeouts and programs without a value give None (an abstention; strategies
-   vote without it).
+   ``Fraction(3, 4)`` and sympy's ``3/4`` as ``3/4``, ``Decimal('2.5')`` and numpy scalars
+   (``np.float64(2.5)``) by their number; printed text that is a Python literal as that value (a printed
+   ``10.0`` or ``1.5e16`` votes with the same number returned), other text by the task's usual extraction
+   (the last number in ``"$25 in total"``); bools, lists and other objects, text without a number, errors,
+   timeouts and programs without a value give None (an abstention; strategies vote without it).
 
 Every strategy works unchanged on top (self-consistency votes over program results, adaptive calibrates on
 them). Answers are remembered per completion text, so voting and grading run a program once.
@@ -66,9 +66,12 @@ _PROBE = (
 """The expression whose value is the answer: solution()'s result, else the last printed line."""
 _REMEMBERED = 10_000
 _FRACTION = re.compile(r"Fraction\((-?\d+), (\d+)\)")
+_RATIO = re.compile(r"-?\d+/\d+")
+"""A fraction as sympy's Rational (and people) write it: 3/4."""
 _WRAPPED = re.compile(r"(?:Decimal|(?:np|numpy)\.\w+)\((.*)\)")
 """A number wrapped in its type's repr: Decimal('2.5'), np.float64(2.5), np.int64(3)."""
-_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
 
 
 def value_to_answer(value: str | None) -> str | None:
@@ -77,12 +80,18 @@ def value_to_answer(value: str | None) -> str | None:
         return None
     if fraction := _FRACTION.fullmatch(value):
         return f"{fraction[1]}/{fraction[2]}" if fraction[2] != "1" else fraction[1]
+    if _RATIO.fullmatch(value):
+        return value
     if wrapped := _WRAPPED.fullmatch(value):
         return value_to_answer(wrapped[1])
     try:
-        obj = ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return _answer_of(ast.literal_eval(value))
+    except _LITERAL_ERRORS:
         return None
+
+
+def _answer_of(obj: object) -> str | None:
+    """Answer text of a returned Python value (strings are read as printed text)."""
     if obj is None or isinstance(obj, bool):
         return None
     if isinstance(obj, int):
@@ -93,11 +102,31 @@ def value_to_answer(value: str | None) -> str | None:
         rounded = round(obj, 6)
         return str(int(rounded)) if rounded == int(rounded) else repr(rounded)
     if isinstance(obj, str):
-        found = answers.extract_answer(obj)
-        if found is not None and _DECIMAL.fullmatch(found):
-            return value_to_answer(found)  # a printed "10.0" votes as 10, like a returned 10.0
-        return found or (obj.strip() or None)
+        return _text_answer(obj)
     return None
+
+
+def _text_answer(text: str) -> str | None:
+    """Answer of printed (or returned) text: a literal as its value ("10.0" as 10, "True" or "[1, 2]"
+    abstain), a fraction as written, else the last number in it ("$25 in total" -> 25), else None."""
+    text = text.strip()
+    if _RATIO.fullmatch(text):
+        return text
+    if _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")  # "1,000" is a number, not the tuple (1, 0)
+    try:
+        obj = ast.literal_eval(text)
+    except _LITERAL_ERRORS:
+        obj = text
+    if not isinstance(obj, str):
+        return _answer_of(obj)
+    found = answers.extract_answer(obj)
+    if found is None:
+        return None
+    try:
+        return _answer_of(ast.literal_eval(found.replace(",", "")))  # "1,000" or "10.0": the number's answer
+    except _LITERAL_ERRORS:
+        return found
 
 
 class ProgramAnswers:
