@@ -138,7 +138,8 @@ def test_server_sampling_defaults_hold_where_the_request_is_silent(start: Start)
 
 def test_a_run_without_candidates_answers_empty_content_with_finish_reason_length() -> None:
     from ponder.api import get_task
-    from ponder.server.chat import ChatPlan, ChoiceOut
+    from ponder.server.chat import ChatPlan
+    from ponder.server.chat_out import ChoiceOut
     from ponder.types import Candidate, Result, Usage
 
     plan = ChatPlan(None, None, SamplingParams(max_tokens=50), 1, [], task=get_task("math"))  # type: ignore[arg-type]

@@ -26,7 +26,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ponder.server import errors
-from ponder.server.chat import Meta, Outcome, chat_body, plan_chat
+from ponder.server.chat import plan_chat
+from ponder.server.chat_out import Meta, Outcome, chat_body
 from ponder.server.completions import completion_body, generate, plan_completion
 from ponder.server.inbound import check_key, read_json
 from ponder.server.routing import model_ids

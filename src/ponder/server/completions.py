@@ -15,7 +15,7 @@ from typing import Any
 
 from ponder.budget import Metered
 from ponder.errors import ConfigError
-from ponder.server.chat import Meta, usage_out
+from ponder.server.chat_out import Meta, usage_out
 from ponder.server.errors import bad_request
 from ponder.server.routing import PREFIX, parse_model
 from ponder.server.schemas import CompletionRequest, TextChoiceOut, TextCompletionOut

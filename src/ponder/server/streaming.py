@@ -27,7 +27,8 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ponder.server.chat import ChatPlan, Meta, Outcome, usage_out
+from ponder.server.chat import ChatPlan
+from ponder.server.chat_out import Meta, Outcome, usage_out
 from ponder.server.errors import APIError, from_exception
 from ponder.server.limits import Slot
 from ponder.server.schemas import ChatChunkOut, ChunkChoice, dump
