@@ -34,6 +34,9 @@ import numpy as np
 from bench.adaptive_text import fifth_line, seeds_note, validation_table, variant_lines
 from bench.common import command_line, machine_line, publish
 from ponder.adaptive.calibrate import CalibrationRun, calibrate
+from ponder.catalog import make_registries
+from ponder.cli.eval_cmd import parse_options
+from ponder.errors import ConfigError
 from ponder.eval.aggregate import latest
 from ponder.eval.config import EvalConfig
 from ponder.eval.runner import grid_problems, run_eval
@@ -87,9 +90,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--figure", type=Path, default=Path("docs/figures/adaptive.png"))
     ap.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
     args = ap.parse_args(argv)
-    if any("=" not in o for o in args.task_option):
-        ap.error(f"--task-option takes KEY=VALUE, got {args.task_option!r}")
-    args.task_options = dict(o.split("=", 1) for o in args.task_option)
+    try:  # the same parsing as `ponder eval --task-option` (JSON values, comma lists)
+        args.task_options = parse_options(
+            "--task-option", args.task_option, make_registries().tasks.get("gsm_symbolic")
+        )
+    except ConfigError as exc:
+        ap.error(str(exc))
     named = {s.strip() for s in args.strategies.split(",")} | {"self_consistency"}
     if not isinstance(args.strategy_params, dict) or set(args.strategy_params) - named:
         ap.error(f"--strategy-params must map strategies of the grid ({', '.join(sorted(named))}) to "
