@@ -73,7 +73,14 @@ def programs() -> ProgramAnswers:
         (fenced("def solution():\n    return 1 / 0"), None),
         (fenced("def solution():\n    while True:\n        pass"), None),  # a timeout abstains
         (fenced("import os\ndef solution():\n    return os.system('true')"), None),  # the sandbox refuses
-        (fenced("x = 3"), None),  # no value at all
+        (fenced("pencils = 3 * 12\nleft = pencils - 9"), "27"),  # nothing printed: the last assignment
+        (fenced("left = 40\nleft -= 13"), "27"),
+        (fenced("def solution():\n    total = 3 * 12\n    left = total - 9"), "27"),  # the missing return
+        (fenced("def solution():\n    if False:\n        return 1\n    left: int = 27"), "27"),
+        (fenced("x = 3\ndef solution():\n    print()"), None),  # solution() exists: no fallback to x
+        (fenced("x = 3\nprint('no number')"), None),  # a printed line wins over the assignment
+        (fenced("import math\nmath.sqrt(4)"), None),  # no value at all
+        (fenced("def solution(:\n    x = 1"), None),  # a syntax error abstains
         ("The answer is \\boxed{12}.", None),  # no code: a reasoning answer does not count
     ],
 )

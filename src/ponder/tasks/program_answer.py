@@ -10,7 +10,10 @@ and ``ProgramAnswers.answer`` turns a completion into an answer:
 2. it runs in the sandbox (``code.sandbox``: fresh interpreter, time and memory limits, no network or
    writes outside a temporary directory) with ``print`` replaced by a recorder, and the answer is the value
    ``solution()`` returns; when there is no ``solution`` or it returns None, the last line printed (models
-   often end with ``print(...)`` instead);
+   often end with ``print(...)`` instead); when nothing is printed either, the variable the program assigned
+   last (Program-of-Thoughts style: ``total = ...`` as the last line). A ``solution()`` whose last statement
+   assigns a variable returns it (the model forgot the ``return``), and a program without ``solution``
+   falls back to its last top-level assignment;
 3. the value becomes answer text: integers as they are, floats rounded to 6 decimals (``25.0`` -> ``25``),
    ``Fraction(3, 4)`` and sympy's ``3/4`` as ``3/4``, ``Decimal('2.5')`` and numpy scalars
    (``np.float64(2.5)``) by their number; printed text that is a Python literal as that value (a printed
@@ -34,7 +37,7 @@ from ponder.code.extract import extract_code
 from ponder.code.sandbox import Limits, Sandbox
 from ponder.tasks import answers
 
-__all__ = ["PROGRAM_EXAMPLES", "PROGRAM_SYSTEM_PROMPT", "ProgramAnswers", "value_to_answer"]
+__all__ = ["PROGRAM_EXAMPLES", "PROGRAM_SYSTEM_PROMPT", "ProgramAnswers", "value_to_answer", "with_fallbacks"]
 
 PROGRAM_SYSTEM_PROMPT = (
     "You are a careful math assistant who solves problems by writing Python. Write a function solution() that "
@@ -64,6 +67,8 @@ _PROBE = (
     "(solution() if callable(globals().get('solution')) else None)"
 )
 """The expression whose value is the answer: solution()'s result, else the last printed line."""
+_FALLBACK = "(lambda v: v if v is not None else globals().get({name!r}))({probe})"
+"""``_PROBE``, else the value of the program's last top-level assignment to ``name``."""
 _REMEMBERED = 10_000
 _FRACTION = re.compile(r"Fraction\((-?\d+), (\d+)\)")
 _RATIO = re.compile(r"-?\d+/\d+")
@@ -152,7 +157,39 @@ class ProgramAnswers:
         return found
 
     def _run(self, code: str) -> str | None:
-        result = self.sandbox.run(_RECORDER + code, [_PROBE])
+        code, probe = with_fallbacks(code)
+        result = self.sandbox.run(_RECORDER + code, [probe])
         if result.setup_error is not None or not result.outcomes or not result.outcomes[0].passed:
             return None
         return value_to_answer(result.outcomes[0].value)
+
+
+def with_fallbacks(code: str) -> tuple[str, str]:
+    """The program and the expression whose value is its answer, with the missing-``return`` fallbacks.
+
+    A ``solution()`` whose last statement assigns a name gets ``return <name>`` appended; a program that
+    defines no ``solution`` answers with its last top-level assignment when it prints nothing. Code that does
+    not parse runs as it is (its SyntaxError abstains).
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return code, _PROBE
+    functions = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == "solution"]
+    for function in functions:
+        if (name := _assigned_last(function.body)) is not None:
+            function.body.append(ast.Return(ast.Name(name, ast.Load())))
+    if functions:
+        return ast.unparse(ast.fix_missing_locations(tree)), _PROBE
+    name = _assigned_last(tree.body)
+    return code, _PROBE if name is None else _FALLBACK.format(name=name, probe=_PROBE)
+
+
+def _assigned_last(body: list[ast.stmt]) -> str | None:
+    """The name the last statement of ``body`` assigns (``x = ...``, ``x += ...``, ``x: int = ...``), if any."""
+    last = body[-1] if body else None
+    if isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name):
+        return last.targets[0].id
+    if isinstance(last, ast.AugAssign | ast.AnnAssign) and isinstance(last.target, ast.Name):
+        return last.target.id
+    return None
