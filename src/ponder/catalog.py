@@ -62,6 +62,7 @@ STRATEGIES = {
     "forest_of_thought": "ponder.strategies.forest_of_thought:ForestOfThought",
     "mcts": "ponder.strategies.mcts:MCTS",
     "code_select": "ponder.strategies.code_select:CodeSelect",
+    "mixed": "ponder.strategies.mixed:Mixed",
     "adaptive": "ponder.strategies.adaptive:Adaptive",
 }
 

@@ -120,3 +120,15 @@ def test_solve_with_program_reaches_the_task_and_bad_modes_exit_2():
     assert data["answer"] is None and [c["answer"] for c in data["candidates"]] == [None, None]
     bad = ponder("solve", "q", "--backend", "fake", "--solve-with", "code")
     assert bad.returncode == 2 and "solve_with must be one of reasoning, program, got 'code'" in bad.stderr
+
+
+def test_a_param_the_strategy_lacks_goes_to_its_sampler():
+    args = ["solve", "What is 6 * 7?", "--backend", "fake", "-n", "4", "--sampler", "mixed", "-p", "first=1"]
+    out = ponder(*args, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["run_config"]["strategy_params"] == {"n": 4, "sampler": {"strategy": "mixed", "first": 1}}
+    # the fake model reasons in prose: the one program-aided sample abstains, the 3 reasoning ones answer
+    assert [c["answer"] is None for c in data["candidates"]] == [True, False, False, False]
+    bad = ponder("solve", "q", "--backend", "fake", "--sampler", "mixed", "-p", "firsts=1")
+    assert bad.returncode != 0 and "unknown parameter 'firsts' for mixed" in bad.stderr

@@ -124,7 +124,7 @@ def build_config(flags: dict[str, Any]) -> RunConfig:
         key, sep, raw = item.partition("=")
         if not sep:
             raise PonderError(f"--param wants key=value, got {item!r}")
-        params[key.strip()] = coerce(cls, key.strip(), raw.strip())
+        set_param(params, cls, key.strip(), raw.strip())
     params = {**cfg.strategy_params, **params}
     if flags.get("effort"):
         params = apply_effort(cfg.strategy, flags["effort"], params)
@@ -134,6 +134,17 @@ def build_config(flags: dict[str, Any]) -> RunConfig:
     filters = [("blocklist", {"words": list(flags["block"])})] if flags.get("block") else None
     task_opts = {"solve_with": flags["solve_with"]} if flags.get("solve_with") else {}
     return cfg.merged(strategy_params=params, backend_options=backend_opts, filters=filters, task_options=task_opts)
+
+
+def set_param(params: dict[str, Any], cls: type, key: str, raw: str) -> None:
+    """Set ``--param key=raw`` on the strategy, or on its nested --sampler / --initial strategy when only that
+    one takes ``key`` (as with the dedicated flags)."""
+    nested = next((params[k] for k in ("sampler", "initial") if isinstance(params.get(k), dict)), None)
+    if key in {p.name for p in parameters(cls)} or nested is None:
+        params[key] = coerce(cls, key, raw)
+        return
+    inner = make_registries().strategies.get(nested["strategy"])
+    nested[key] = coerce(inner, key, raw)
 
 
 FLAG_PARAMS = (

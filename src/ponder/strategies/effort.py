@@ -10,6 +10,7 @@ strategies still being written cannot break a run.
 |-------------------|------------------------|---------------------------|----------------------------|
 | self_consistency  | n=1                    | n=4                       | n=16                       |
 | best_of_n         | n=2                    | n=4                       | n=16                       |
+| mixed             | n=2                    | n=6                       | n=12                       |
 | self_refine       | rounds=1               | rounds=2                  | rounds=4                   |
 | reflexion         | attempts=2             | attempts=3                | attempts=5                 |
 | deliberate        | passes=1               | passes=2                  | passes=3                   |
@@ -21,6 +22,8 @@ strategies still being written cannot break a run.
 | forest_of_thought | trees=2                | trees=3                   | trees=5                    |
 | mcts              | simulations=8          | simulations=32            | simulations=128            |
 
+mixed keeps its ``first`` (4 program-aided samples by default): low is program-aided only, medium and high
+add 2 and 8 reasoning samples. As a sampler its ``n`` is unused (the composing strategy's budget counts).
 budget_forcing: max = max_thinking, min = min_thinking (tokens).
 Revisions splits n as sqrt(N) x sqrt(N)-ish (Snell et al. found the best ratio depends on difficulty).
 The search-strategy rows (beam_search and below) are first guesses, to be tuned by their authors; a key
@@ -46,6 +49,7 @@ def _levels(low: dict[str, Any], medium: dict[str, Any], high: dict[str, Any]) -
 EFFORT_BUDGETS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "self_consistency": _levels({"n": 1}, {"n": 4}, {"n": 16}),
     "best_of_n": _levels({"n": 2}, {"n": 4}, {"n": 16}),
+    "mixed": _levels({"n": 2}, {"n": 6}, {"n": 12}),
     "self_refine": _levels({"rounds": 1}, {"rounds": 2}, {"rounds": 4}),
     "reflexion": _levels({"attempts": 2}, {"attempts": 3}, {"attempts": 5}),
     "deliberate": _levels({"passes": 1}, {"passes": 2}, {"passes": 3}),

@@ -11,6 +11,7 @@ no problems of its own and reads no data.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 from ponder.errors import ConfigError, TaskError
@@ -100,8 +101,28 @@ class MathAnswerTask:
             raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
         self.solve_with = solve_with
         self._programs = ProgramAnswers() if solve_with == "program" else None
+        self._variants: dict[str, MathAnswerTask] = {}
         default = PROGRAM_SYSTEM_PROMPT if self._programs is not None else DEFAULT_SYSTEM_PROMPT
         self.system_prompt = default if system_prompt is None else system_prompt
+
+    def solving_with(self, solve_with: str) -> MathAnswerTask:
+        """This task asking for ``solve_with`` instead (the same problems, grading and few-shot setting).
+
+        The copy has that mode's default system prompt: a custom prompt was written for this task's own mode.
+        Copies are kept, so a sampler that mixes modes builds each one (and its sandbox) once.
+        """
+        if solve_with not in SOLVE_WITH:
+            raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
+        if solve_with == self.solve_with:
+            return self
+        if solve_with not in self._variants:
+            other = copy.copy(self)
+            other._variants = {}
+            other.solve_with = solve_with
+            other._programs = ProgramAnswers() if solve_with == "program" else None
+            other.system_prompt = PROGRAM_SYSTEM_PROMPT if other._programs is not None else DEFAULT_SYSTEM_PROMPT
+            self._variants[solve_with] = other
+        return self._variants[solve_with]
 
     def problems(self, split: str = "test", limit: int | None = None) -> Iterator[Problem]:
         """Always a TaskError: this task only answers questions it is given."""
