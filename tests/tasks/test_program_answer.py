@@ -81,6 +81,8 @@ def programs() -> ProgramAnswers:
         (fenced("x = 3\nprint('no number')"), None),  # a printed line wins over the assignment
         (fenced("import math\nmath.sqrt(4)"), None),  # no value at all
         (fenced("def solution(:\n    x = 1"), None),  # a syntax error abstains
+        (fenced("total = 3 * 12\nreturn total - 9"), "27"),  # a body without its def
+        (fenced("x = 1\nreturn x +"), None),
         ("The answer is \\boxed{12}.", None),  # no code: a reasoning answer does not count
     ],
 )

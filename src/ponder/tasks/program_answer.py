@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import textwrap
 import threading
 from collections import OrderedDict
 
@@ -168,12 +169,12 @@ def with_fallbacks(code: str) -> tuple[str, str]:
     """The program and the expression whose value is its answer, with the missing-``return`` fallbacks.
 
     A ``solution()`` whose last statement assigns a name gets ``return <name>`` appended; a program that
-    defines no ``solution`` answers with its last top-level assignment when it prints nothing. Code that does
-    not parse runs as it is (its SyntaxError abstains).
+    defines no ``solution`` answers with its last top-level assignment when it prints nothing. A body written
+    without its ``def`` (a top-level ``return``) becomes ``solution()``'s body. Code that does not parse
+    otherwise runs as it is (its SyntaxError abstains).
     """
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = _parse(code)
+    if tree is None:
         return code, _PROBE
     functions = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == "solution"]
     for function in functions:
@@ -193,3 +194,15 @@ def _assigned_last(body: list[ast.stmt]) -> str | None:
     if isinstance(last, ast.AugAssign | ast.AnnAssign) and isinstance(last.target, ast.Name):
         return last.target.id
     return None
+
+
+def _parse(code: str) -> ast.Module | None:
+    """The program's syntax tree (a body with a top-level ``return`` wrapped into ``def solution():``), or
+    None when it does not parse."""
+    try:
+        tree = ast.parse(code)
+        if any(isinstance(statement, ast.Return) for statement in tree.body):
+            tree = ast.parse("def solution():\n" + textwrap.indent(code, "    "))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    return tree
