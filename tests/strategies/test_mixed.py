@@ -122,3 +122,18 @@ def test_a_task_with_one_format_is_refused(make_ctx):
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(ConfigError, match=message):
         get_strategy("mixed", **params)
+
+
+def test_adaptive_hands_the_probe_to_an_entrys_mixed_sampler_as_its_first_samples(make_ctx, tmp_path):
+    from ponder.adaptive.policy import Entry, Policy, save_policy
+
+    sampler = {"strategy": "mixed", "first": 3, "first_with": "reasoning", "then_with": "program"}
+    entry = Entry(bin=0, budget=5, strategy="self_consistency", params={"n": 5, "sampler": sampler})
+    policy = Policy(model="fake", task="math", scorer=None, estimator="agreement", probe=2, entries=[entry])
+    path = str(save_policy(policy, tmp_path / "policy.json"))
+    model = Model([program("6 * 7")], [boxed("41"), boxed("40"), boxed("39")])
+    r = run(make_ctx, model, "adaptive", policy=path, budget=5)
+    # the probe's 2 reasoning samples are the sampler's first 2; it adds reasoning sample 2, then 2 programs
+    assert model.asked == [("reasoning", 0), ("reasoning", 1), ("reasoning", 2), ("program", 0), ("program", 1)]
+    assert [c.answer for c in r.candidates] == ["41", "40", "39", "42", "42"]
+    assert r.answer == "42"

@@ -9,7 +9,8 @@ the policy's choice for that bin and budget (Snell et al., 2024, with a probe in
    the cheapest, said in the "policy" trace event).
 4. Run: problems with the same choice run together. Strategies that take a ``sampler`` (self_consistency,
    best_of_n) get the probe's samples as their first samples, so the probe is not paid twice (and take at
-   least all of them: an entry's ``n`` below the probe size is raised to it); others run from the sample
+   least all of them: an entry's ``n`` below the probe size is raised to it); an entry's own sampler with a
+   ``draw`` (e.g. ``mixed``) makes the samples after the probe's. Others run from the sample
    positions after the probe's (so they do not draw the probe's samples again) and the probe's samples are
    appended to their candidates. With ``early_stop``, a
    self_consistency choice stops sampling once its vote is settled (its "stop" trace event).
@@ -38,6 +39,7 @@ from ponder.errors import BudgetExhausted, ConfigError
 from ponder.strategies.base import (
     Context,
     config_of,
+    draw,
     first_with_answer,
     guard,
     majority_vote,
@@ -49,10 +51,14 @@ from ponder.types import Candidate, Problem, Result, SamplingParams, TraceEvent
 
 
 class ProbeSampler:
-    """A sampler (see ``strategies.base.draw``) that hands out the probe's samples first, then new ones."""
+    """A sampler (see ``strategies.base.draw``) that hands out the probe's samples first, then new ones: plain
+    samples, or those of the entry's own sampler ``then`` from the positions after the probe's (the probe's
+    samples stand in for its first ones; the same samples when those are drawn in the task's format, as
+    with ``mixed`` starting with it)."""
 
-    def __init__(self, probes: dict[str, list[Candidate]]) -> None:
+    def __init__(self, probes: dict[str, list[Candidate]], then: Any = None) -> None:
         self.probes = probes
+        self.then = then
 
     def draw(self, problems: Sequence[Problem], ctx: Context, params: SamplingParams, n: int) -> list[list[Candidate]]:
         first = params.first_sample  # a later batch (early stopping) continues after the samples it had
@@ -62,7 +68,7 @@ class ProbeSampler:
             return out
         if len(need) > 1:
             raise ConfigError(f"problems drawn together must have equal probes, got sizes {sorted(need)}")
-        more = sample(problems, ctx, batch_params(params, len(out[0])), need.pop())
+        more = draw(self.then, problems, ctx, batch_params(params, len(out[0])), need.pop())
         return [o + list(guard(p, m, ctx)) for o, p, m in zip(out, problems, more, strict=True)]
 
 
@@ -206,9 +212,10 @@ class Adaptive:
 
         params = dict(entry.params)
         fields = _fields(entry.strategy)
-        reuse = "sampler" in fields and params.get("sampler") is None
+        then = _sampler(params.get("sampler"))
+        reuse = "sampler" in fields and (params.get("sampler") is None or hasattr(then, "draw"))
         if reuse:
-            params["sampler"] = ProbeSampler(probes)
+            params["sampler"] = ProbeSampler(probes, then)
             if "n" in fields and isinstance(params.get("n"), int) and params["n"] < k:
                 params["n"] = k  # every paid-for probe sample takes part
         if self.early_stop and "early_stop" in fields and not params.get("early_stop"):
@@ -246,6 +253,15 @@ class Adaptive:
             first_with_answer(probe, answer, ctx),
             config_of(self),
         )
+
+
+def _sampler(spec: Any) -> Any:
+    """The sampler strategy an entry's ``sampler`` parameter names (``{"strategy": name, ...}``), or None."""
+    from ponder.api import get_strategy  # local: api imports the strategies' registry
+
+    if isinstance(spec, dict) and "strategy" in spec:
+        return get_strategy(spec["strategy"], **{k: v for k, v in spec.items() if k != "strategy"})
+    return spec
 
 
 def _fields(strategy: str) -> set[str]:
