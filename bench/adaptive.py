@@ -52,9 +52,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "self_consistency --early-stop (beta 0.95)": ("self_consistency", EARLY),
     "self_consistency --early-stop (unassailable)": ("self_consistency", {"early_stop": True, "confidence": None}),
 }
-"""Runs on the held-out problems besides the grid (label: strategy, parameters), each in its own directory,
-replaying the held-out run's samples. ``budget_kind`` picks the adaptive policy: "max" (the default; every
-question within the budget) or "mean" (the budget is the mean over questions, see ``adaptive.fit``)."""
+"""Runs on the held-out problems besides the grid (label: strategy, parameters added to the strategy's
+``--strategy-params``), each in its own directory, replaying the held-out run's samples. ``budget_kind``
+picks the adaptive policy: "max" (the default; every question within the budget) or "mean" (the budget is
+the mean over questions, see ``adaptive.fit``)."""
 
 
 def ints(text: str) -> list[int]:
@@ -77,6 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--baseline-run", type=Path, default=None,
                     help="held-out directory of another run on the same problems (e.g. a reasoning run); its "
                          "largest self_consistency budget is the target (default: this run's own)")  # fmt: skip
+    ap.add_argument("--label", default=None, help="names this run's own section (e.g. mixed), after any task options")
     ap.add_argument("--strategy-params", type=json.loads, default={},
                     help='fixed strategy parameters, JSON, e.g. \'{"best_of_n": {"weighted": true}}\'')  # fmt: skip
     ap.add_argument("--seeds", type=ints, default=[0], help="sampling seeds, each a separate run of every problem")
@@ -171,7 +173,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             params["policy"] = str(paths[params.pop("budget_kind", "max")])
         variant = _config(
             args, out=args.runs / _slug(label), split="test", limit=args.held_out, offset=args.offset,
-            strategies=(strategy,), strategy_params={strategy: params},
+            strategies=(strategy,), strategy_params={strategy: {**args.strategy_params.get(strategy, {}), **params}},
             cache_path=args.cache or held.out / "cache.sqlite",  # replays the held-out run's samples
         )  # fmt: skip
         run_eval(variant)
@@ -278,8 +280,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     m = measure(args)
     plot(m, args.figure)
-    tail = "".join(f", {k}={v}" for k, v in sorted(args.task_options.items()))
-    key = "adaptive" + "".join(f"_{k}_{v}" for k, v in sorted(args.task_options.items()))
+    named = [f"{k}={v}" for k, v in sorted(args.task_options.items())] + ([args.label] if args.label else [])
+    tail = "".join(f", {n}" for n in named)
+    key = "adaptive" + "".join("_" + n.replace("=", "_") for n in named)
     publish(args.out, key, TITLE + tail, render(args, m))
 
 
