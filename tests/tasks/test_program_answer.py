@@ -75,8 +75,15 @@ def programs() -> ProgramAnswers:
         (fenced("import os\ndef solution():\n    return os.system('true')"), None),  # the sandbox refuses
         (fenced("pencils = 3 * 12\nleft = pencils - 9"), "27"),  # nothing printed: the last assignment
         (fenced("left = 40\nleft -= 13"), "27"),
-        (fenced("def solution():\n    total = 3 * 12\n    left = total - 9"), "27"),  # the missing return
-        (fenced("def solution():\n    if False:\n        return 1\n    left: int = 27"), "27"),
+        (fenced("def solution():\n    total = 3 * 12\n    left = total - 9\n    # done"), "27"),  # no return
+        (fenced("def solution():\n    if False:\n        return 1\n    left: int = 27 + 0"), "27"),
+        (fenced("def solution():\n\ttotal = 3 * 12\n\tleft = total - 9"), "27"),  # tab indentation
+        (fenced("def solution():\n    left = 36 - 9\n    print(left)\n    unit = 'pencils'"), "27"),  # printed first
+        (fenced("eggs = 16 - 3 - 4\nincome = eggs * 2\nprint(income)\neggs = 0"), "18"),
+        (fenced("total = 0\nfor i in range(4):\n    total += i\ni = 0"), None),  # a constant is not a result
+        (fenced("def remaining(total, given):\n    return total - given\n\npencils = 3 * 12\ngiven = 9 * 1"), None),
+        (fenced("def solution():\n    return " + "+".join(["1"] * 400)), "400"),  # deep: no AST round trip
+        (fenced("def solution(): x = 6 * 7"), None),  # a one-line body gets no fallback line
         (fenced("x = 3\ndef solution():\n    print()"), None),  # solution() exists: no fallback to x
         (fenced("x = 3\nprint('no number')"), None),  # a printed line wins over the assignment
         (fenced("import math\nmath.sqrt(4)"), None),  # no value at all

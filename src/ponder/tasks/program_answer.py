@@ -10,10 +10,11 @@ and ``ProgramAnswers.answer`` turns a completion into an answer:
 2. it runs in the sandbox (``code.sandbox``: fresh interpreter, time and memory limits, no network or
    writes outside a temporary directory) with ``print`` replaced by a recorder, and the answer is the value
    ``solution()`` returns; when there is no ``solution`` or it returns None, the last line printed (models
-   often end with ``print(...)`` instead); when nothing is printed either, the variable the program assigned
-   last (Program-of-Thoughts style: ``total = ...`` as the last line). A ``solution()`` whose last statement
-   assigns a variable returns it (the model forgot the ``return``), and a program without ``solution``
-   falls back to its last top-level assignment;
+   often end with ``print(...)`` instead); when nothing is printed either, the variable assigned by the last
+   statement of ``solution()`` (the model forgot the ``return``) or, in a script without any function, by
+   its last top-level statement (Program-of-Thoughts style: ``total = ...`` as the last line); an
+   assignment of a bare constant (``i = 0``) does not count. A body written without its ``def`` (a
+   ``return`` at the top level) runs as ``solution()``'s body;
 3. the value becomes answer text: integers as they are, floats rounded to 6 decimals (``25.0`` -> ``25``),
    ``Fraction(3, 4)`` and sympy's ``3/4`` as ``3/4``, ``Decimal('2.5')`` and numpy scalars
    (``np.float64(2.5)``) by their number; printed text that is a Python literal as that value (a printed
@@ -63,13 +64,15 @@ _RECORDER = (
     "    _printed.append(sep.join(str(a) for a in args))\n"
 )
 """Prepended to every program: ``print`` records its lines instead of writing them."""
+_ASSIGNED = "_ponder_assigned"
+"""The global the fallbacks store the last assigned value in."""
 _PROBE = (
-    "(lambda r: r if r is not None else (_printed[-1] if _printed else None))"
+    "(lambda r: r if r is not None else (_printed[-1] if _printed else globals().get('_ponder_assigned')))"
     "(solution() if callable(globals().get('solution')) else None)"
 )
-"""The expression whose value is the answer: solution()'s result, else the last printed line."""
-_FALLBACK = "(lambda v: v if v is not None else globals().get({name!r}))({probe})"
-"""``_PROBE``, else the value of the program's last top-level assignment to ``name``."""
+"""The expression whose value is the answer: solution()'s result, else the last printed line, else the value
+a fallback stored."""
+_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
 _REMEMBERED = 10_000
 _FRACTION = re.compile(r"Fraction\((-?\d+), (\d+)\)")
 _RATIO = re.compile(r"-?\d+/\d+")
@@ -158,51 +161,56 @@ class ProgramAnswers:
         return found
 
     def _run(self, code: str) -> str | None:
-        code, probe = with_fallbacks(code)
-        result = self.sandbox.run(_RECORDER + code, [probe])
+        result = self.sandbox.run(_RECORDER + with_fallbacks(code), [_PROBE])
         if result.setup_error is not None or not result.outcomes or not result.outcomes[0].passed:
             return None
         return value_to_answer(result.outcomes[0].value)
 
 
-def with_fallbacks(code: str) -> tuple[str, str]:
-    """The program and the expression whose value is its answer, with the missing-``return`` fallbacks.
+def with_fallbacks(code: str) -> str:
+    """The program with the missing-``return`` fallbacks spliced into its source (see the module docstring).
 
-    A ``solution()`` whose last statement assigns a name gets ``return <name>`` appended; a program that
-    defines no ``solution`` answers with its last top-level assignment when it prints nothing. A body written
-    without its ``def`` (a top-level ``return``) becomes ``solution()``'s body. Code that does not parse
-    otherwise runs as it is (its SyntaxError abstains).
+    Lines are added, never rewritten: after the last statement of ``solution()`` when it assigns a name,
+    ``globals()['_ponder_assigned'] = name``; at the end of a script without functions whose last statement
+    assigns a name, ``_ponder_assigned = name``; and a body with a top-level ``return`` is indented under
+    ``def solution():``. Code that does not parse runs as it is (its SyntaxError abstains).
     """
-    tree = _parse(code)
-    if tree is None:
-        return code, _PROBE
-    functions = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == "solution"]
-    for function in functions:
-        if (name := _assigned_last(function.body)) is not None:
-            function.body.append(ast.Return(ast.Name(name, ast.Load())))
-    if functions:
-        return ast.unparse(ast.fix_missing_locations(tree)), _PROBE
-    name = _assigned_last(tree.body)
-    return code, _PROBE if name is None else _FALLBACK.format(name=name, probe=_PROBE)
-
-
-def _assigned_last(body: list[ast.stmt]) -> str | None:
-    """The name the last statement of ``body`` assigns (``x = ...``, ``x += ...``, ``x: int = ...``), if any."""
-    last = body[-1] if body else None
-    if isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name):
-        return last.targets[0].id
-    if isinstance(last, ast.AugAssign | ast.AnnAssign) and isinstance(last.target, ast.Name):
-        return last.target.id
-    return None
-
-
-def _parse(code: str) -> ast.Module | None:
-    """The program's syntax tree (a body with a top-level ``return`` wrapped into ``def solution():``), or
-    None when it does not parse."""
     try:
         tree = ast.parse(code)
         if any(isinstance(statement, ast.Return) for statement in tree.body):
-            tree = ast.parse("def solution():\n" + textwrap.indent(code, "    "))
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-    return tree
+            code = "def solution():\n" + textwrap.indent(code, "    ")
+            tree = ast.parse(code)
+    except _PARSE_ERRORS:
+        return code
+    functions = [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+    solution = next((f for f in functions if isinstance(f, ast.FunctionDef) and f.name == "solution"), None)
+    if solution is not None:
+        return _store_after(code, solution.body, "globals()['{0}'] = {1}", solution.lineno)
+    if not functions:
+        return _store_after(code, tree.body, "{0} = {1}", 0)
+    return code
+
+
+def _store_after(code: str, body: list[ast.stmt], template: str, header: int) -> str:
+    """``code`` with a line storing the name the last statement of ``body`` assigns (``template`` filled with
+    the global's name and it), indented like that statement, after it; ``code`` unchanged when it assigns
+    nothing usable or shares its line with the ``def`` (line ``header``)."""
+    last = body[-1] if body else None
+    name = None
+    if isinstance(last, ast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], ast.Name):
+        name = last.targets[0].id
+    elif isinstance(last, ast.AugAssign | ast.AnnAssign) and isinstance(last.target, ast.Name):
+        name = last.target.id
+    if name is None or last is None or last.end_lineno is None or last.lineno == header:
+        return code
+    if isinstance(last, ast.Assign | ast.AnnAssign) and (last.value is None or isinstance(last.value, ast.Constant)):
+        return code  # ``i = 0`` resets or sets up (it is not a result); ``x: int`` binds nothing
+    lines = code.splitlines()
+    indent = lines[last.lineno - 1][: last.col_offset]
+    spliced = [*lines[: last.end_lineno], indent + template.format(_ASSIGNED, name), *lines[last.end_lineno :]]
+    out = "\n".join(spliced)
+    try:
+        ast.parse(out)
+    except _PARSE_ERRORS:
+        return code
+    return out
