@@ -131,4 +131,13 @@ def test_a_param_the_strategy_lacks_goes_to_its_sampler():
     # the fake model reasons in prose: the one program-aided sample abstains, the 3 reasoning ones answer
     assert [c["answer"] is None for c in data["candidates"]] == [True, False, False, False]
     bad = ponder("solve", "q", "--backend", "fake", "--sampler", "mixed", "-p", "firsts=1")
-    assert bad.returncode != 0 and "unknown parameter 'firsts' for mixed" in bad.stderr
+    assert bad.returncode == 2 and "unknown parameter 'firsts' for self_consistency or its sampler mixed" in bad.stderr
+
+
+def test_a_param_reaches_a_sampler_set_in_the_config_file(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("strategy: self_consistency\nstrategy_params:\n  n: 3\n  sampler: {strategy: mixed}\n")
+    out = ponder("solve", "What is 6 * 7?", "--backend", "fake", "--config", str(config), "-p", "first=2", "--json")
+    assert out.returncode == 0, out.stderr
+    params = json.loads(out.stdout)["run_config"]["strategy_params"]
+    assert params == {"n": 3, "sampler": {"strategy": "mixed", "first": 2}}

@@ -117,6 +117,7 @@ def test_a_task_with_one_format_is_refused(make_ctx):
         ({"first": -1}, "mixed first must be an integer >= 0, got -1"),
         ({"first_with": "code"}, "mixed first_with must be one of reasoning, program, got 'code'"),
         ({"then_with": None}, "mixed then_with must be one of reasoning, program, got None"),
+        ({"then_with": "program"}, "mixed first_with and then_with must differ, got 'program' for both"),
     ],
 )
 def test_bad_parameters_are_refused(params, message):
@@ -124,16 +125,47 @@ def test_bad_parameters_are_refused(params, message):
         get_strategy("mixed", **params)
 
 
-def test_adaptive_hands_the_probe_to_an_entrys_mixed_sampler_as_its_first_samples(make_ctx, tmp_path):
+def _policy(tmp_path, strategy, params):
     from ponder.adaptive.policy import Entry, Policy, save_policy
 
-    sampler = {"strategy": "mixed", "first": 3, "first_with": "reasoning", "then_with": "program"}
-    entry = Entry(bin=0, budget=5, strategy="self_consistency", params={"n": 5, "sampler": sampler})
+    entry = Entry(bin=0, budget=5, strategy=strategy, params=params)
     policy = Policy(model="fake", task="math", scorer=None, estimator="agreement", probe=2, entries=[entry])
-    path = str(save_policy(policy, tmp_path / "policy.json"))
+    return str(save_policy(policy, tmp_path / "policy.json"))
+
+
+def test_adaptive_hands_the_probe_to_an_entrys_mixed_sampler_as_its_first_samples(make_ctx, tmp_path):
+    sampler = {"strategy": "mixed", "first": 3, "first_with": "reasoning", "then_with": "program"}
+    path = _policy(tmp_path, "self_consistency", {"n": 5, "sampler": sampler})
     model = Model([program("6 * 7")], [boxed("41"), boxed("40"), boxed("39")])
     r = run(make_ctx, model, "adaptive", policy=path, budget=5)
     # the probe's 2 reasoning samples are the sampler's first 2; it adds reasoning sample 2, then 2 programs
     assert model.asked == [("reasoning", 0), ("reasoning", 1), ("reasoning", 2), ("program", 0), ("program", 1)]
     assert [c.answer for c in r.candidates] == ["41", "40", "39", "42", "42"]
     assert r.answer == "42"
+
+
+def test_a_mixed_entry_runs_after_the_probes_positions(make_ctx, tmp_path):
+    path = _policy(tmp_path, "mixed", {"n": 4, "first": 3, "first_with": "reasoning", "then_with": "program"})
+    model = Model([program("6 * 7")], [boxed("41"), boxed("40"), boxed("39")])
+    r = run(make_ctx, model, "adaptive", policy=path, budget=6)
+    assert model.asked == [("reasoning", i) for i in range(3)] + [("program", i) for i in range(3)]
+    assert [c.answer for c in r.candidates] == ["39", "42", "42", "42", "41", "40"]  # its 4, then the probe's
+    sample = next(e for e in r.trace if e.kind == "sample")
+    assert sample.data["formats"] == {"reasoning": 1, "program": 3}
+
+
+@pytest.mark.parametrize("strategy", ["self_consistency", "mixed"])
+def test_adaptive_refuses_a_mixed_entry_whose_first_samples_are_not_the_probes(make_ctx, tmp_path, strategy):
+    mixed = {"first": 4, "first_with": "program", "then_with": "reasoning"}
+    params = {"n": 5, "sampler": {"strategy": "mixed", **mixed}} if strategy == "self_consistency" else mixed
+    model = Model([program("6 * 7")], [boxed("41")])
+    with pytest.raises(ConfigError, match=r"must draw its first 2 samples \(the probe's\) as plain samples"):
+        run(make_ctx, model, "adaptive", policy=_policy(tmp_path, strategy, params), budget=5)
+    assert model.asked == []  # refused before the probe
+
+
+def test_adaptive_keeps_other_samplers_apart_from_the_probe(make_ctx, tmp_path):
+    sampler = {"strategy": "budget_forcing", "max_thinking": 64}
+    path = _policy(tmp_path, "self_consistency", {"n": 3, "sampler": sampler})
+    r = run(make_ctx, Model([program("1")], [boxed("42")]), "adaptive", policy=path, budget=5)
+    assert len(r.candidates) == 3 + 2  # its own 3 budget-forced samples, then the probe's 2 (not reused)

@@ -19,7 +19,7 @@ from ponder.cli.eval_cmd import eval_, report
 from ponder.cli.models import models_app
 from ponder.cli.serve import serve
 from ponder.config import RunConfig, load_config, save_config
-from ponder.errors import PonderError, StrategyError
+from ponder.errors import ConfigError, PonderError, StrategyError
 from ponder.introspect import coerce, parameters
 from ponder.strategies.effort import apply_effort
 from ponder.types import Problem, SamplingParams
@@ -119,13 +119,12 @@ def build_config(flags: dict[str, Any]) -> RunConfig:
         seed=flags["seed"],
     )
     cls = make_registries().strategies.get(cfg.strategy)
-    params = strategy_flags(flags, cfg.strategy, cls)
+    params = {**cfg.strategy_params, **strategy_flags(flags, cfg.strategy, cls)}
     for item in flags.get("param") or []:
         key, sep, raw = item.partition("=")
         if not sep:
             raise PonderError(f"--param wants key=value, got {item!r}")
         set_param(params, cls, key.strip(), raw.strip())
-    params = {**cfg.strategy_params, **params}
     if flags.get("effort"):
         params = apply_effort(cfg.strategy, flags["effort"], params)
     backend_opts = {
@@ -137,14 +136,17 @@ def build_config(flags: dict[str, Any]) -> RunConfig:
 
 
 def set_param(params: dict[str, Any], cls: type, key: str, raw: str) -> None:
-    """Set ``--param key=raw`` on the strategy, or on its nested --sampler / --initial strategy when only that
-    one takes ``key`` (as with the dedicated flags)."""
-    nested = next((params[k] for k in ("sampler", "initial") if isinstance(params.get(k), dict)), None)
-    if key in {p.name for p in parameters(cls)} or nested is None:
+    """Set ``--param key=raw`` on the strategy, or on its nested sampler / initial strategy (from the flags or
+    the config file) when only that one takes ``key``, as with the dedicated flags."""
+    nest = next((k for k in ("sampler", "initial") if isinstance(params.get(k), dict)), None)
+    if key in {p.name for p in parameters(cls)} or nest is None:
         params[key] = coerce(cls, key, raw)
         return
-    inner = make_registries().strategies.get(nested["strategy"])
-    nested[key] = coerce(inner, key, raw)
+    inner_name = params[nest].get("strategy")
+    inner = make_registries().strategies.get(inner_name)
+    if key not in {p.name for p in parameters(inner)}:
+        raise ConfigError(f"unknown parameter {key!r} for {getattr(cls, 'name', cls)} or its {nest} {inner_name}")
+    params[nest] = {**params[nest], key: coerce(inner, key, raw)}
 
 
 FLAG_PARAMS = (

@@ -123,6 +123,8 @@ class Adaptive:
             warnings.warn(note, UserWarning, stacklevel=2)
         quiet = dataclasses.replace(ctx, progress=None)
         k = min(self.probe or policy.probe, self.budget)
+        for entry in policy.entries:  # a bad entry is refused before the probe spends anything
+            self._inner(entry, {}, k, ctx.task)
         probes = self._probe(problems, quiet, k)
         values = [self._difficulty(p, probes[p.id], ctx) for p in problems]
         budgets, allocation = self._budgets(problems, probes, values, k, ctx)
@@ -193,7 +195,7 @@ class Adaptive:
         for group in groups.values():
             problems = [p for p, _, _ in group]
             k = len(probes[problems[0].id])
-            inner, reuse = self._inner(group[0][1], probes, k)
+            inner, reuse = self._inner(group[0][1], probes, k, ctx.task)
             try:
                 results = inner.run(problems, ctx if reuse else after(ctx, k))
             except BudgetExhausted as exc:
@@ -206,14 +208,15 @@ class Adaptive:
                 out[problem.id] = self._wrap(problem, res, events, [] if reuse else probes[problem.id], ctx)
         return out
 
-    def _inner(self, entry: Entry, probes: dict[str, list[Candidate]], k: int) -> tuple[Any, bool]:
+    def _inner(self, entry: Entry, probes: dict[str, list[Candidate]], k: int, task: Any) -> tuple[Any, bool]:
         """The strategy of a policy entry, and whether it takes the probe's ``k`` samples as its first ones."""
         from ponder.api import get_strategy  # local: api imports the strategies' registry
 
         params = dict(entry.params)
         fields = _fields(entry.strategy)
         then = _sampler(params.get("sampler"))
-        reuse = "sampler" in fields and (params.get("sampler") is None or hasattr(then, "draw"))
+        plain = params.get("sampler") is None or _plain_prefix(then, task, k)
+        reuse = "sampler" in fields and plain
         if reuse:
             params["sampler"] = ProbeSampler(probes, then)
             if "n" in fields and isinstance(params.get("n"), int) and params["n"] < k:
@@ -221,6 +224,7 @@ class Adaptive:
         if self.early_stop and "early_stop" in fields and not params.get("early_stop"):
             params.update(early_stop=True, confidence=self.confidence)
         inner = get_strategy(entry.strategy, **params)
+        _plain_prefix(inner, task, k)  # a mixed entry runs after the probe's positions: they must be its own
         if reuse and getattr(inner, "early_stop", False) and getattr(inner, "batch", k) < k:
             inner = get_strategy(entry.strategy, **{**params, "batch": k})  # decide once the paid-for probe is seen
         return inner, reuse
@@ -253,6 +257,23 @@ class Adaptive:
             first_with_answer(probe, answer, ctx),
             config_of(self),
         )
+
+
+def _plain_prefix(strategy: Any, task: Any, k: int) -> bool:
+    """Whether ``strategy`` (a sampler or an entry's strategy) draws its first ``k`` samples as plain samples of
+    the task, i.e. exactly the probe's; False for strategies that do not say (self_refine, budget_forcing: their
+    samples are not plain ones). A ``mixed`` strategy that does not is refused: its samples would repeat the
+    probe's (the same seeds) in the other format's stream."""
+    prefix = getattr(strategy, "plain_prefix", None)
+    if prefix is None:
+        return False
+    if prefix(task) < k:
+        raise ConfigError(
+            f"a policy entry's {strategy.name} must draw its first {k} samples (the probe's) as plain samples of "
+            f"the task (solve_with={getattr(task, 'solve_with', None)!r}); it draws {prefix(task)} "
+            f"(first={strategy.first}, first_with={strategy.first_with!r}, temperature/max_tokens unset)"
+        )
+    return True
 
 
 def _sampler(spec: Any) -> Any:

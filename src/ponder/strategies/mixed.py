@@ -2,9 +2,9 @@
 
 A sampler (``strategies.base.draw``) whose first ``first`` samples of each problem are solved with
 ``first_with`` (default "program": the model writes Python, ``tasks.program_answer``) and the rest with
-``then_with`` (default "reasoning"). The two kinds err differently, so their votes add up better than more of
-one kind: on held-out gsm_symbolic problems (docs/BENCHMARKS.md, "Mixed votes") 4 program-aided samples plus
-5 reasoning ones beat 16 reasoning samples at under half their tokens.
+``then_with`` (default "reasoning"). The two kinds err differently, so their votes add up: on held-out
+gsm_symbolic problems a few program-aided samples plus a few reasoning ones matched the accuracy of 16
+reasoning samples at under half their tokens (docs/BENCHMARKS.md, "Mixed votes").
 
 Each format numbers its own samples from 0: sample ``first + j`` of a problem is the j-th ``then_with``
 sample, drawn with the same prompt, seed and cache entry as sample j of a plain run in that format; so a mixed
@@ -12,7 +12,10 @@ run replays plain runs of both formats, and a later batch (early stopping) conti
 
 Compose it: ``self_consistency --sampler mixed --early-stop`` is a cascade, cheap program-aided samples first
 and reasoning samples only while the vote has not settled. On its own (``--strategy mixed``) it is a majority
-vote over ``n`` mixed samples. The task must offer both formats (``solving_with``: the math tasks do).
+vote over ``n`` mixed samples. The task must offer both formats (``solving_with``: the math tasks do). In an
+adaptive policy entry its first samples must be the task's own (``first_with`` = the task's solve_with, at
+least the probe's number of them, no sampling overrides): the probe's samples stand in for them (see
+``plain_prefix``); other entries are refused before the probe.
 """
 
 from __future__ import annotations
@@ -64,6 +67,15 @@ class Mixed:
         for field in ("first_with", "then_with"):
             if getattr(self, field) not in SOLVE_WITH:
                 raise ConfigError(f"mixed {field} must be one of {', '.join(SOLVE_WITH)}, got {getattr(self, field)!r}")
+        if self.first_with == self.then_with:
+            raise ConfigError(f"mixed first_with and then_with must differ, got {self.first_with!r} for both")
+
+    def plain_prefix(self, task: object) -> int:
+        """How many leading samples are plain samples of ``task`` (its own format, the run's sampling
+        settings): the same as a plain run's first samples, so a probe's samples can stand in for them."""
+        if self.temperature is not None or self.max_tokens is not None:
+            return 0
+        return self.first if getattr(task, "solve_with", None) == self.first_with else 0
 
     def work_units(self, n_problems: int) -> int:
         return n_problems * self.n
@@ -86,7 +98,7 @@ class Mixed:
     def run(self, problems: Sequence[Problem], ctx: Context) -> list[Result]:
         params = sampling_params(ctx, None, None, logprobs=False)
         drawn = self.draw(problems, ctx, params, self.n)
-        head = min(self.first, self.n)
+        head = max(0, min(self.first - params.first_sample, self.n))  # as in draw
         results = []
         for problem, batch in zip(problems, drawn, strict=True):
             candidates = list(guard(problem, batch, ctx))

@@ -12,6 +12,7 @@ no problems of its own and reads no data.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 
 from ponder.errors import ConfigError, TaskError
@@ -102,6 +103,7 @@ class MathAnswerTask:
         self.solve_with = solve_with
         self._programs = ProgramAnswers() if solve_with == "program" else None
         self._variants: dict[str, MathAnswerTask] = {}
+        self._variants_lock = threading.Lock()
         default = PROGRAM_SYSTEM_PROMPT if self._programs is not None else DEFAULT_SYSTEM_PROMPT
         self.system_prompt = default if system_prompt is None else system_prompt
 
@@ -115,14 +117,15 @@ class MathAnswerTask:
             raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
         if solve_with == self.solve_with:
             return self
-        if solve_with not in self._variants:
-            other = copy.copy(self)
-            other._variants = {}
-            other.solve_with = solve_with
-            other._programs = ProgramAnswers() if solve_with == "program" else None
-            other.system_prompt = PROGRAM_SYSTEM_PROMPT if other._programs is not None else DEFAULT_SYSTEM_PROMPT
-            self._variants[solve_with] = other
-        return self._variants[solve_with]
+        with self._variants_lock:  # chunks of one run may share the task across threads
+            if solve_with not in self._variants:
+                other = copy.copy(self)
+                other._variants, other._variants_lock = {}, threading.Lock()
+                other.solve_with = solve_with
+                other._programs = ProgramAnswers() if solve_with == "program" else None
+                other.system_prompt = PROGRAM_SYSTEM_PROMPT if other._programs is not None else DEFAULT_SYSTEM_PROMPT
+                self._variants[solve_with] = other
+            return self._variants[solve_with]
 
     def problems(self, split: str = "test", limit: int | None = None) -> Iterator[Problem]:
         """Always a TaskError: this task only answers questions it is given."""
