@@ -103,8 +103,7 @@ class Mixed:
         for problem, batch in zip(problems, drawn, strict=True):
             candidates = list(guard(problem, batch, ctx))
             answer, votes = majority_vote(candidates, ctx.task)
-            formats = {self.first_with: head}
-            formats[self.then_with] = formats.get(self.then_with, 0) + self.n - head
+            formats = {self.first_with: head, self.then_with: self.n - head}
             trace = [
                 TraceEvent("sample", {"n": self.n, "formats": formats, "seed": params.seed}),
                 *filter_events(candidates),
