@@ -2,9 +2,9 @@
 
 A sampler (``strategies.base.draw``) whose first ``first`` samples of each problem are solved with
 ``first_with`` (default "program": the model writes Python, ``tasks.program_answer``) and the rest with
-``then_with`` (default "reasoning"). The two kinds err differently, so their votes add up: on held-out
-gsm_symbolic problems a few program-aided samples plus a few reasoning ones matched the accuracy of 16
-reasoning samples at under half their tokens (docs/BENCHMARKS.md, "Mixed votes").
+``then_with`` (default "reasoning"). The two kinds err differently, so their votes can add up; whether a mix
+beats more samples of the better kind depends on the model and task (docs/BENCHMARKS.md, "Mixed votes" and
+the adaptive sections, measures both on gsm_symbolic).
 
 Each format numbers its own samples from 0: sample ``first + j`` of a problem is the j-th ``then_with``
 sample, drawn with the same prompt, seed and cache entry as sample j of a plain run in that format; so a mixed
