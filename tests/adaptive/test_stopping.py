@@ -46,6 +46,9 @@ def test_stops_exactly_when_the_lead_becomes_unassailable(make_ctx):
     # 42,41,42,42,42...: after 5 samples 42 leads 4-1 with 3 left, and wins any tie: settled.
     res, stop, ctx = _run(make_ctx, ["42", "41", "42", "42", "42"], n=8, batch=1, confidence=None)
     assert (stop["after"], stop["reason"]) == (5, "unassailable")
+    assert stop["why"] == (
+        "the leader's lead of 3 equals (and ties go to the leader, seen first) what 3 remaining samples could overturn"
+    )
     assert len(res.candidates) == 5 and res.answer == "42"
     assert sum(n for _, _, n in ctx.backend.inner.calls) == 5
 
@@ -53,6 +56,7 @@ def test_stops_exactly_when_the_lead_becomes_unassailable(make_ctx):
 def test_batches_stop_at_the_first_batch_boundary_after_settling(make_ctx):
     res, stop, _ = _run(make_ctx, ["42", "41", "42", "42", "42"], n=8, batch=2, confidence=None)
     assert (stop["after"], stop["reason"]) == (6, "unassailable") and len(res.candidates) == 6
+    assert stop["why"] == "the leader's lead of 4 exceeds what 2 remaining samples could overturn"
 
 
 def test_beta_criterion_stops_unanimous_questions_early(make_ctx):

@@ -124,9 +124,10 @@ def _first(candidates: Sequence[Candidate], answer: str, ctx: Context) -> int:
 
 
 def _stop_event(d: Decision, n: int, confidence: float | None) -> TraceEvent:
+    lead, left = d.leader_votes - d.runner_up_votes, n - d.seen
+    verb = "exceeds" if lead > left else "equals (and ties go to the leader, seen first)"
     why = {
-        "unassailable": f"the leader's lead of {d.leader_votes - d.runner_up_votes} exceeds what {n - d.seen} "
-        "remaining samples could overturn",
+        "unassailable": f"the leader's lead of {lead} {verb} what {left} remaining samples could overturn",
         "beta": f"P(leader is the majority) = {d.p_majority:.3f} >= confidence {confidence}",
         "n": f"all {n} samples drawn without the leader settling",
     }[d.reason]
