@@ -11,8 +11,10 @@ held-out set's older and freshly drawn halves. Reads records only (no sampling).
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +33,14 @@ def ranges(text: str) -> list[tuple[int, int]]:
 
 def rows(run: Path, spans: list[tuple[int, int]]) -> list[str]:
     """Markdown rows: run, strategy, budget, then accuracy / tokens per range."""
-    records = latest(RunStore(run).records())[0]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in latest(RunStore(run).records())[0]:
+        groups[(r["strategy"], r["budget"])].append(r)
     out = []
-    for strategy, budget in sorted({(r["strategy"], r["budget"]) for r in records}):
+    for (strategy, budget), records in sorted(groups.items()):
         cells = []
         for lo, hi in spans:
-            mine = [r for r in records if (r["strategy"], r["budget"]) == (strategy, budget)]
-            mine = [r for r in mine if lo <= int(str(r["problem_id"]).rsplit("-", 1)[1]) <= hi]
+            mine = [r for r in records if lo <= int(str(r["problem_id"]).rsplit("-", 1)[1]) <= hi]
             acc = np.mean([r["correct"] for r in mine]) if mine else float("nan")
             tokens = np.mean([r["usage"]["completion_tokens"] for r in mine]) if mine else float("nan")
             cells.append(f"{acc:.1%} / {tokens:.0f} ({len(mine)})")

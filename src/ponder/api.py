@@ -57,11 +57,11 @@ def get_strategy(name: str, registries: Registries | None = None, **params: Any)
     for f in dataclasses.fields(cls):
         if f.type in ("bool", bool) and f.name in params and not isinstance(params[f.name], bool):
             raise ConfigError(f"{name} {f.name} must be true or false, got {params[f.name]!r}")
-    nested = {k: _nested(v, registries) for k, v in params.items()}
+    nested = {k: nested_strategy(v, registries) for k, v in params.items()}
     return cls(**nested)  # type: ignore[no-any-return]
 
 
-def _nested(value: Any, registries: Registries | None) -> Any:
+def nested_strategy(value: Any, registries: Registries | None = None) -> Any:
     """A parameter given as ``{"strategy": name, ...}`` becomes that strategy (composition)."""
     if isinstance(value, dict) and "strategy" in value:
         spec = dict(value)

@@ -210,11 +210,11 @@ class Adaptive:
 
     def _inner(self, entry: Entry, probes: dict[str, list[Candidate]], k: int, task: Any) -> tuple[Any, bool]:
         """The strategy of a policy entry, and whether it takes the probe's ``k`` samples as its first ones."""
-        from ponder.api import get_strategy  # local: api imports the strategies' registry
+        from ponder.api import get_strategy, nested_strategy  # local: api imports the strategies' registry
 
         params = dict(entry.params)
         fields = _fields(entry.strategy)
-        then = _sampler(params.get("sampler"))
+        then = nested_strategy(params.get("sampler"))
         plain = params.get("sampler") is None or _plain_prefix(then, task, k)
         reuse = "sampler" in fields and plain
         if reuse:
@@ -274,15 +274,6 @@ def _plain_prefix(strategy: Any, task: Any, k: int) -> bool:
             f"(first={strategy.first}, first_with={strategy.first_with!r}, temperature/max_tokens unset)"
         )
     return True
-
-
-def _sampler(spec: Any) -> Any:
-    """The sampler strategy an entry's ``sampler`` parameter names (``{"strategy": name, ...}``), or None."""
-    from ponder.api import get_strategy  # local: api imports the strategies' registry
-
-    if isinstance(spec, dict) and "strategy" in spec:
-        return get_strategy(spec["strategy"], **{k: v for k, v in spec.items() if k != "strategy"})
-    return spec
 
 
 def _fields(strategy: str) -> set[str]:

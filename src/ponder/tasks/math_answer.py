@@ -98,12 +98,16 @@ class MathAnswerTask:
         self.few_shot = _check_few_shot(few_shot)
         if system_prompt is not None and (not isinstance(system_prompt, str) or not system_prompt.strip()):
             raise ConfigError(f"system_prompt must be a non-empty string or None, got {system_prompt!r}")
+        self._variants: dict[str, MathAnswerTask] = {}
+        self._variants_lock = threading.Lock()
+        self._use_mode(solve_with, system_prompt)
+
+    def _use_mode(self, solve_with: str, system_prompt: str | None) -> None:
+        """Ask for ``solve_with``, with ``system_prompt`` or that mode's default one."""
         if solve_with not in SOLVE_WITH:
             raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
         self.solve_with = solve_with
         self._programs = ProgramAnswers() if solve_with == "program" else None
-        self._variants: dict[str, MathAnswerTask] = {}
-        self._variants_lock = threading.Lock()
         default = PROGRAM_SYSTEM_PROMPT if self._programs is not None else DEFAULT_SYSTEM_PROMPT
         self.system_prompt = default if system_prompt is None else system_prompt
 
@@ -113,17 +117,13 @@ class MathAnswerTask:
         The copy has that mode's default system prompt: a custom prompt was written for this task's own mode.
         Copies are kept, so a sampler that mixes modes builds each one (and its sandbox) once.
         """
-        if solve_with not in SOLVE_WITH:
-            raise ConfigError(f"solve_with must be one of {', '.join(SOLVE_WITH)}, got {solve_with!r}")
         if solve_with == self.solve_with:
             return self
         with self._variants_lock:  # chunks of one run may share the task across threads
             if solve_with not in self._variants:
                 other = copy.copy(self)
                 other._variants, other._variants_lock = {}, threading.Lock()
-                other.solve_with = solve_with
-                other._programs = ProgramAnswers() if solve_with == "program" else None
-                other.system_prompt = PROGRAM_SYSTEM_PROMPT if other._programs is not None else DEFAULT_SYSTEM_PROMPT
+                other._use_mode(solve_with, None)  # validates the mode
                 self._variants[solve_with] = other
             return self._variants[solve_with]
 

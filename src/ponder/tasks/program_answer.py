@@ -67,12 +67,11 @@ _RECORDER = (
 _ASSIGNED = "_ponder_assigned"
 """The global the fallbacks store the last assigned value in."""
 _PROBE = (
-    "(lambda r: r if r is not None else (_printed[-1] if _printed else globals().get('_ponder_assigned')))"
+    f"(lambda r: r if r is not None else (_printed[-1] if _printed else globals().get({_ASSIGNED!r})))"
     "(solution() if callable(globals().get('solution')) else None)"
 )
 """The expression whose value is the answer: solution()'s result, else the last printed line, else the value
 a fallback stored."""
-_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
 _REMEMBERED = 10_000
 _FRACTION = re.compile(r"Fraction\((-?\d+), (\d+)\)")
 _RATIO = re.compile(r"-?\d+/\d+")
@@ -80,7 +79,8 @@ _RATIO = re.compile(r"-?\d+/\d+")
 _WRAPPED = re.compile(r"(?:Decimal|(?:np|numpy)\.\w+)\((.*)\)")
 """A number wrapped in its type's repr: Decimal('2.5'), np.float64(2.5), np.int64(3)."""
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
+_PYTHON_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
+"""What parsing or evaluating a literal of untrusted text may raise."""
 
 
 def value_to_answer(value: str | None) -> str | None:
@@ -95,7 +95,7 @@ def value_to_answer(value: str | None) -> str | None:
         return value_to_answer(wrapped[1])
     try:
         return _answer_of(ast.literal_eval(value))
-    except _LITERAL_ERRORS:
+    except _PYTHON_ERRORS:
         return None
 
 
@@ -125,7 +125,7 @@ def _text_answer(text: str) -> str | None:
         text = text.replace(",", "")  # "1,000" is a number, not the tuple (1, 0)
     try:
         obj = ast.literal_eval(text)
-    except _LITERAL_ERRORS:
+    except _PYTHON_ERRORS:
         obj = text
     if not isinstance(obj, str):
         return _answer_of(obj)
@@ -134,7 +134,7 @@ def _text_answer(text: str) -> str | None:
         return None
     try:
         return _answer_of(ast.literal_eval(found.replace(",", "")))  # "1,000" or "10.0": the number's answer
-    except _LITERAL_ERRORS:
+    except _PYTHON_ERRORS:
         return found
 
 
@@ -180,7 +180,7 @@ def with_fallbacks(code: str) -> str:
         if any(isinstance(statement, ast.Return) for statement in tree.body):
             code = "def solution():\n" + textwrap.indent(code, "    ")
             tree = ast.parse(code)
-    except _PARSE_ERRORS:
+    except _PYTHON_ERRORS:
         return code
     functions = [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
     solution = next((f for f in functions if isinstance(f, ast.FunctionDef) and f.name == "solution"), None)
@@ -205,12 +205,12 @@ def _store_after(code: str, body: list[ast.stmt], template: str, header: int) ->
         return code
     if isinstance(last, ast.Assign | ast.AnnAssign) and (last.value is None or isinstance(last.value, ast.Constant)):
         return code  # ``i = 0`` resets or sets up (it is not a result); ``x: int`` binds nothing
-    lines = code.splitlines()
+    lines = code.split("\n")  # as the parser numbers lines (splitlines also splits at \f and others)
     indent = lines[last.lineno - 1][: last.col_offset]
     spliced = [*lines[: last.end_lineno], indent + template.format(_ASSIGNED, name), *lines[last.end_lineno :]]
     out = "\n".join(spliced)
     try:
         ast.parse(out)
-    except _PARSE_ERRORS:
+    except _PYTHON_ERRORS:
         return code
     return out
