@@ -7,8 +7,8 @@ from typing import Any
 
 
 def validation_table(policies: dict[str, Any]) -> str:
-    """Calibration's own check on its held-out half, for each policy: the policy, the best single cell,
-    oracle bins, with the mean samples per problem the policies spend (the best cell spends its budget)."""
+    """Calibration's own cross-validation, for each policy: the policy, the best single cell, oracle bins,
+    with the mean samples per problem the policies spend (the best cell spends its budget)."""
     lines = ["| budget | policy | accuracy | mean samples | best fixed (cell) | oracle bins | oracle bins' samples |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for kind, policy in policies.items():
@@ -20,10 +20,12 @@ def validation_table(policies: dict[str, Any]) -> str:
                 f"{v['oracle_bins_samples']:.1f} |"
             )
     some = next(iter(policies.values())).validation
-    n_fit, n_held = some.get("fit_problems"), some.get("held_out_problems")
+    folds, n_fit, n = some.get("folds"), some.get("fit_problems"), some.get("held_out_problems")
     return (
-        f"Calibration's validation (fitted on {n_fit} calibration problems, scored on the other {n_held}; "
-        "budgets per question (max) or as a mean over questions (mean)):\n\n" + "\n".join(lines)
+        f"Calibration's validation ({folds}-fold cross-validation on the {n} calibration problems: each scored "
+        f"by the policy fitted on the other {n_fit}; the policy used on the test problems is fitted on all {n}; "
+        "budgets per question (max) or as a mean over questions (mean); best fixed cells of each fold):\n\n"
+        + "\n".join(lines)
     )
 
 

@@ -44,7 +44,7 @@ def test_calibrate_runs_the_grid_and_writes_a_validated_policy(tmp_path):
     assert {e.budget for e in policy.entries} == {1, 2, 4}
     assert all(e.strategy in ("self_consistency", "revisions") and e.params["n"] >= 1 for e in policy.entries)
     val = policy.validation
-    assert val["held_out_problems"] == 6 and val["fit_problems"] == 6
+    assert (val["folds"], val["held_out_problems"], val["fit_problems"]) == (2, 12, 6)
     assert set(val["accuracy_by_budget"]) == {"1", "2", "4"}
     # The probe is one more cell of the same eval directory (resumable, cached).
     rows = RunStore(tmp_path / "runs").records()
@@ -58,7 +58,7 @@ def test_calibration_fits_only_its_own_problems_of_a_shared_directory(tmp_path):
     run_eval(_grid(tmp_path, offset=6), backend=FakeBackend())  # other problems' records, same directory
     run = CalibrationRun(_grid(tmp_path, limit=6), tmp_path / "policy.json", probe=2, bins=2)
     policy = calibrate(run, backend=FakeBackend())
-    assert policy.validation["fit_problems"] + policy.validation["held_out_problems"] == 6
+    assert policy.validation["held_out_problems"] == 6
 
 
 def test_adaptive_runs_in_eval_with_a_policy_and_a_batch_budget_is_never_exceeded(tmp_path):
@@ -89,7 +89,7 @@ def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
     args += ["--out", str(out), "-q"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "Held-out accuracy" in res.output and "Spearman" in res.output
+    assert "Cross-validated accuracy" in res.output and "Spearman" in res.output
     assert json.loads(out.read_text())["task"] == "jsonl" and (tmp_path / "p.runs" / "records.jsonl").exists()
     shared = tmp_path / "shared.sqlite"  # --offset and --cache reach the grid: the later problems, one cache
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "q.json"), "--offset", "4", "--cache", str(shared)])
@@ -120,3 +120,25 @@ def test_calibration_counts_only_the_newest_record_of_a_problem(tmp_path):
         for (strategy, budget), value in before.correct.items():
             expected = 1 - value if strategy == "revisions" else value
             assert after.correct[(strategy, budget)] == expected
+
+
+def test_eval_redoes_adaptive_when_the_policy_file_chooses_differently(tmp_path):
+    run = CalibrationRun(_grid(tmp_path), tmp_path / "policy.json", probe=2, bins=3)
+    calibrate(run, backend=FakeBackend())
+    cfg = _grid(
+        tmp_path, out=tmp_path / "adaptive", strategies=("adaptive",), budgets=(4,),
+        strategy_params={"adaptive": {"policy": str(tmp_path / "policy.json")}},
+    )  # fmt: skip
+    assert run_eval(cfg, backend=FakeBackend()).written == 12
+    data = json.loads((tmp_path / "policy.json").read_text())
+    data["notes"] = "re-worded"  # notes and measurements do not change a choice: nothing to redo
+    (tmp_path / "policy.json").write_text(json.dumps(data))
+    fake = FakeBackend()
+    assert run_eval(cfg, backend=fake).written == 0 and fake.calls == []
+    for entry in data["entries"]:  # every choice becomes self-consistency over 3 samples
+        entry.update(strategy="self_consistency", params={"n": 3})
+    (tmp_path / "policy.json").write_text(json.dumps(data))
+    assert run_eval(cfg, backend=FakeBackend()).written == 12
+    rows = RunStore(cfg.out).records()  # each record names the policy it used
+    assert [r["params"]["policy_digest"] for r in rows[-12:]] == [load_policy(tmp_path / "policy.json").digest()] * 12
+    assert len({r["params"]["policy_digest"] for r in rows}) == 2

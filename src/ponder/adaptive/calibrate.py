@@ -49,8 +49,9 @@ class CalibrationRun:
     """A name from ``adaptive.difficulty.ESTIMATORS``, or "auto": the best Spearman correlation."""
     probe: int = 4
     bins: int = 5
-    holdout: float = 0.5
-    """Fraction of the problems held out to validate the policy (never fitted on)."""
+    folds: int = 2
+    """Cross-validation folds: each fold's problems are scored by a policy fitted on the others only (the
+    policy written is fitted on all problems)."""
     split_seed: int = 0
     budget_kind: str = "max"
     """What the policy's budgets bound: "max" (every question) or "mean" (the mean over questions)."""
@@ -60,12 +61,10 @@ class CalibrationRun:
             raise ConfigError(f"budget_kind must be one of {', '.join(BUDGET_KINDS)}, got {self.budget_kind!r}")
         if self.estimator != "auto" and self.estimator not in ESTIMATORS:
             raise ConfigError(f"estimator must be auto or one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
-        for name in ("probe", "bins"):
+        for name, least in (("probe", 1), ("bins", 1), ("folds", 2)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if not 0 < self.holdout < 1:
-            raise ConfigError(f"holdout must be in (0, 1), got {self.holdout!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
 
     @property
     def probe_strategy(self) -> str:
@@ -98,7 +97,7 @@ def calibrate(run: CalibrationRun, *, backend: Backend | None = None, hooks: Hoo
         reuses=reuses,
         identity=identity,
         bins=run.bins,
-        holdout=run.holdout,
+        folds=run.folds,
         seed=run.split_seed,
         budget_kind=run.budget_kind,
     )

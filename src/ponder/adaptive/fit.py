@@ -1,15 +1,20 @@
-"""Fit an adaptive Policy from per-problem grid outcomes, with held-out validation.
+"""Fit an adaptive Policy from per-problem grid outcomes, validated by cross-validation.
 
 Input: for each calibration problem, its probe's difficulty under every estimator, its oracle pass rate
-(for analysis) and, for every grid cell (strategy, budget), whether that cell answered it correctly. The
-problems are split (seeded shuffle) into a fit part and a held-out part. On the fit part: bin edges are
-quantiles of the chosen estimator's difficulty, and for each bin and each total budget B the entry is the
-cell with the best accuracy among those that fit in B (ties: the cheaper, then the name). A cell's cost
-counts the probe: ``max(b, probe)`` for strategies that reuse the probe's samples (those with a ``sampler``
-parameter), ``b + probe`` for the others. On the held-out part: the policy's accuracy per budget (each
-problem binned by its own probe, answered by the chosen cell), next to the best single cell chosen on the
-fit part, and next to the oracle policy (bins by the true pass rate, an upper bound no run can use), with the
-mean samples each spends per problem.
+(for analysis) and, for every grid cell (strategy, budget), whether that cell answered it correctly. A fit
+on a set of problems: bin edges are quantiles of the chosen estimator's difficulty, and for each bin and each
+total budget B the entry is the cell with the best accuracy among those that fit in B (ties: the cheaper,
+then the name). A cell's cost counts the probe: ``max(b, probe)`` for strategies that reuse the probe's
+samples (those with a ``sampler`` parameter), ``b + probe`` for the others.
+
+The policy written is fitted on all the problems. Its validation is k-fold cross-validation (Snell et al.
+use two folds): the problems are split (seeded shuffle) into ``folds`` groups, and each group is scored by a
+policy fitted on the other groups only, so no problem is scored by a fit that saw it. Per budget: the
+policy's accuracy (each problem binned by its own probe, answered by the chosen cell), next to the best
+single cell chosen on the same fit problems and the oracle policy (bins by the true pass rate, an upper bound
+no run can use), with the mean samples each spends per problem. These numbers describe the fitting
+procedure on (folds - 1)/folds of the problems; the written policy, fitted on all of them, has more data
+behind each choice.
 
 Two meanings of a budget B (``budget_kind``):
 
@@ -24,6 +29,7 @@ Two meanings of a budget B (``budget_kind``):
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -34,7 +40,7 @@ from ponder.adaptive.difficulty import ESTIMATORS, bin_of, quantile_edges, spear
 from ponder.adaptive.policy import BUDGET_KINDS, BudgetKind, Entry, Policy
 from ponder.errors import ConfigError
 
-__all__ = ["Cell", "ProblemOutcome", "correlations", "fit_policy", "pick_estimator", "split_ids"]
+__all__ = ["Cell", "Fitting", "ProblemOutcome", "correlations", "fit_policy", "fold_ids", "pick_estimator"]
 
 Cell = tuple[str, int]
 """(strategy, grid budget)."""
@@ -55,16 +61,15 @@ class ProblemOutcome:
     """Per grid cell: 1.0 right, 0.0 wrong (a mean when several seeds ran)."""
 
 
-def split_ids(ids: Sequence[str], holdout: float, seed: int) -> tuple[list[str], list[str]]:
-    """(fit ids, held-out ids): a seeded shuffle, ``holdout`` of them held out (at least one of each)."""
-    if not 0 < holdout < 1:
-        raise ConfigError(f"holdout must be in (0, 1), got {holdout!r}")
-    if len(ids) < 2:
-        raise ConfigError(f"calibration needs at least 2 problems to hold some out, got {len(ids)}")
+def fold_ids(ids: Sequence[str], folds: int, seed: int) -> list[list[str]]:
+    """``folds`` disjoint groups of ``ids`` (a seeded shuffle; sizes differ by at most one)."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
+    if len(ids) < folds:
+        raise ConfigError(f"{folds}-fold cross-validation needs at least {folds} problems, got {len(ids)}")
     order = sorted(ids)
     random.Random(seed).shuffle(order)
-    held = min(len(order) - 1, max(1, round(holdout * len(order))))
-    return order[held:], order[:held]
+    return [order[k::folds] for k in range(folds)]
 
 
 def correlations(problems: Sequence[ProblemOutcome]) -> dict[str, float | None]:
@@ -158,15 +163,6 @@ def _table(
     return out
 
 
-def _score(rows: Sequence[ProblemOutcome], bins: Sequence[int], table: Table, B: int) -> float:
-    return float(np.mean([r.correct.get(table[(b, B)][0], 0.0) for r, b in zip(rows, bins, strict=True)]))
-
-
-def _spent(bins: Sequence[int], table: Table, B: int, cost: Callable[[Cell], int]) -> float:
-    """Mean samples per problem the table's choices at budget ``B`` cost for problems in ``bins``."""
-    return float(np.mean([cost(table[(b, B)][0]) for b in bins]))
-
-
 def fit_policy(
     problems: Sequence[ProblemOutcome],
     params: Mapping[Cell, Mapping[str, Any]],
@@ -177,11 +173,12 @@ def fit_policy(
     reuses: Callable[[str], bool],
     identity: Mapping[str, Any],
     bins: int = 5,
-    holdout: float = 0.5,
+    folds: int = 2,
     seed: int = 0,
     budget_kind: str = "max",
 ) -> Policy:
-    """A Policy fitted on part of ``problems`` and validated on the rest (see the module docstring).
+    """A Policy fitted on all ``problems``, validated by ``folds``-fold cross-validation (see the module
+    docstring).
 
     ``params[cell]`` are the strategy parameters the cell ran with; ``identity`` holds model, task, scorer.
     ``budget_kind``: "max" (every question within the budget) or "mean" (the budget on average)."""
@@ -195,16 +192,15 @@ def fit_policy(
         return max(cell[1], probe) if reuses(cell[0]) else cell[1] + probe
 
     by_id = {p.id: p for p in problems}
-    fit_ids, held_ids = split_ids(list(by_id), holdout, seed)
-    fit, held = [by_id[i] for i in fit_ids], [by_id[i] for i in held_ids]
-    edges = quantile_edges([p.difficulty[estimator] for p in fit], bins)
-    fit_bins = [bin_of(p.difficulty[estimator], edges) for p in fit]
-    table = _table(fit, fit_bins, len(edges) + 1, cells, cost, budgets, budget_kind)
+    groups = fold_ids(list(by_id), folds, seed)  # checked before the fit, which a bad ``folds`` would waste
+    how = Fitting(estimator, bins, budget_kind, cells, cost, budgets)
+    edges, table = how.fit(list(problems))
     entries = [
         Entry(bin=b, budget=B, strategy=c[0], params=dict(params[c]), accuracy=acc, problems=n)
         for (b, B), (c, acc, n) in sorted(table.items())
     ]
-    validation = _validate(fit, held, edges, estimator, table, cells, cost, budgets, (bins, budget_kind))
+    held = [[by_id[i] for i in group] for group in groups]
+    validation = _cross_validate(held, how)
     return Policy(
         **identity,
         budget_kind=cast(BudgetKind, budget_kind),
@@ -214,45 +210,77 @@ def fit_policy(
         entries=entries,
         correlations=correlations(problems),
         validation=validation,
-        notes=f"fitted on {len(fit)} problems, validated on {len(held)} held-out problems (seed {seed})",
+        notes=(
+            f"fitted on all {len(by_id)} problems; validated by {folds}-fold cross-validation, each problem scored "
+            f"by the policy fitted on the other folds (seed {seed})"
+        ),
     )
 
 
-def _validate(
-    fit: Sequence[ProblemOutcome],
-    held: Sequence[ProblemOutcome],
-    edges: Sequence[float],
-    estimator: str,
-    table: Table,
-    cells: Sequence[Cell],
-    cost: Callable[[Cell], int],
-    budgets: Sequence[int],
-    how: tuple[int, str],
-) -> dict[str, Any]:
-    """Held-out accuracy per budget: the policy, the best single cell (chosen on fit) and the oracle policy
-    (``how``: bins, budget kind), and the mean samples per problem the policy and the oracle policy spend."""
-    bins, kind = how
-    held_bins = [bin_of(p.difficulty[estimator], edges) for p in held]
-    oracle_edges = quantile_edges([p.pass_rate for p in fit], bins)
-    # Oracle bins are numbered hardest first (low pass rate = bin 0 would read backwards): invert.
-    n_oracle = len(oracle_edges) + 1
-    fit_oracle = [n_oracle - 1 - bin_of(p.pass_rate, oracle_edges) for p in fit]
-    oracle_table = _table(fit, fit_oracle, n_oracle, cells, cost, budgets, kind)
-    held_oracle = [n_oracle - 1 - bin_of(p.pass_rate, oracle_edges) for p in held]
-    per_budget = {}
-    for B in budgets:
-        fixed, _ = _best(fit, cells, cost, B)
-        per_budget[str(B)] = {
-            "policy": _score(held, held_bins, table, B),
-            "policy_samples": _spent(held_bins, table, B, cost),
-            "best_fixed": float(np.mean([p.correct.get(fixed, 0.0) for p in held])),
-            "best_fixed_cell": f"{fixed[0]}@{fixed[1]}",
-            "oracle_bins_policy": _score(held, held_oracle, oracle_table, B),
-            "oracle_bins_samples": _spent(held_oracle, oracle_table, B, cost),
+@dataclass(frozen=True)
+class Fitting:
+    """How a policy is fitted: the estimator, bins, budget kind, grid cells, their cost and the budgets."""
+
+    estimator: str
+    bins: int
+    kind: str
+    cells: Sequence[Cell]
+    cost: Callable[[Cell], int]
+    budgets: Sequence[int]
+
+    def fit(self, rows: Sequence[ProblemOutcome]) -> tuple[list[float], Table]:
+        """Bin edges (quantiles of the estimator's difficulty over ``rows``) and the table fitted on ``rows``."""
+        edges = quantile_edges([p.difficulty[self.estimator] for p in rows], self.bins)
+        row_bins = [bin_of(p.difficulty[self.estimator], edges) for p in rows]
+        return edges, _table(rows, row_bins, len(edges) + 1, self.cells, self.cost, self.budgets, self.kind)
+
+    def oracle(self, rows: Sequence[ProblemOutcome]) -> tuple[list[float], Table]:
+        """Like ``fit`` with bins by the true pass rate (an upper bound no run can use), numbered hardest
+        first (a low pass rate as bin 0 would read backwards)."""
+        edges = quantile_edges([p.pass_rate for p in rows], self.bins)
+        row_bins = [oracle_bin(p, edges) for p in rows]
+        return edges, _table(rows, row_bins, len(edges) + 1, self.cells, self.cost, self.budgets, self.kind)
+
+
+def oracle_bin(problem: ProblemOutcome, edges: Sequence[float]) -> int:
+    """The oracle bin of ``problem``: by its pass rate, hardest first."""
+    return len(edges) - bin_of(problem.pass_rate, edges)
+
+
+def _cross_validate(groups: Sequence[Sequence[ProblemOutcome]], how: Fitting) -> dict[str, Any]:
+    """Every problem scored by the policy fitted on the other groups, next to the best single cell and the
+    oracle-bin policy fitted there; per budget, means over all problems (and the mean samples the policy
+    and the oracle policy spend per problem)."""
+    scored: dict[int, dict[str, list[float]]] = {B: defaultdict(list) for B in how.budgets}
+    fixed_cells: dict[int, list[str]] = {B: [] for B in how.budgets}
+    for k, held in enumerate(groups):
+        fit = [p for j, g in enumerate(groups) if j != k for p in g]
+        edges, table = how.fit(fit)
+        oracle_edges, oracle_table = how.oracle(fit)
+        held_bins = [bin_of(p.difficulty[how.estimator], edges) for p in held]
+        held_oracle = [oracle_bin(p, oracle_edges) for p in held]
+        for B in how.budgets:
+            fixed, _ = _best(fit, how.cells, how.cost, B)
+            fixed_cells[B].append(f"{fixed[0]}@{fixed[1]}")
+            got = scored[B]
+            got["policy"] += [p.correct.get(table[(b, B)][0], 0.0) for p, b in zip(held, held_bins, strict=True)]
+            got["policy_samples"] += [how.cost(table[(b, B)][0]) for b in held_bins]
+            got["best_fixed"] += [p.correct.get(fixed, 0.0) for p in held]
+            got["oracle_bins_policy"] += [
+                p.correct.get(oracle_table[(b, B)][0], 0.0) for p, b in zip(held, held_oracle, strict=True)
+            ]
+            got["oracle_bins_samples"] += [how.cost(oracle_table[(b, B)][0]) for b in held_oracle]
+    per_budget = {
+        str(B): {
+            **{name: float(np.mean(values)) for name, values in scored[B].items()},
+            "best_fixed_cell": ", ".join(dict.fromkeys(fixed_cells[B])),
         }
+        for B in how.budgets
+    }
+    sizes = [len(g) for g in groups]
     return {
-        "fit_problems": len(fit),
-        "held_out_problems": len(held),
-        "oracle_pass_rate_edges": oracle_edges,
+        "folds": len(groups),
+        "fit_problems": sum(sizes) - max(sizes),
+        "held_out_problems": sum(sizes),
         "accuracy_by_budget": per_budget,
     }

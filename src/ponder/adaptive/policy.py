@@ -19,6 +19,7 @@ another model or task. ``default_policy`` is the built-in fallback used without 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,13 @@ class Policy(BaseModel):
     @property
     def bins(self) -> int:
         return len(self.edges) + 1
+
+    def digest(self) -> str:
+        """16 hex digits of sha256 over what decides the policy's choices (not its measurements or notes):
+        two policies with the same digest choose alike, so a run's records can say which one they used."""
+        decisions = self.model_dump(mode="json", exclude={"correlations", "validation", "notes"})
+        text = json.dumps(decisions, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def choose(self, bin_: int, budget: int) -> tuple[Entry, str]:
         """The entry for ``bin_`` with the largest budget <= ``budget`` and a sentence saying how it was

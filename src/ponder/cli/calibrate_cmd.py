@@ -40,7 +40,7 @@ def calibrate_cmd(
     estimator: Annotated[str, Opt(help="agreement, entropy, verifier, or auto (best Spearman).")] = "auto",
     probe: Annotated[int, Opt(help="Probe samples per question.")] = 4,
     bins: Annotated[int, Opt(help="Difficulty bins (quantiles).")] = 5,
-    holdout: Annotated[float, Opt(help="Fraction of problems held out to validate the policy.")] = 0.5,
+    folds: Annotated[int, Opt(help="Cross-validation folds (each scored by a policy fitted on the others).")] = 2,
     budget_kind: Annotated[
         str, Opt(help="max: every question within a budget; mean: the budget is the mean over questions.")
     ] = "max",
@@ -82,7 +82,7 @@ def calibrate_cmd(
         "param": param,
         "budget_param": None,
     }
-    run = CalibrationRun(build_config(flags), out, estimator, probe, bins, holdout, budget_kind=budget_kind)
+    run = CalibrationRun(build_config(flags), out, estimator, probe, bins, folds=folds, budget_kind=budget_kind)
     with eval_render.eval_progress(not quiet) as hooks:
         policy = calibrate(run, hooks=hooks)
     if as_json:
@@ -113,7 +113,8 @@ def show_policy(policy: Policy) -> None:
         for b, v in per_budget.items()
     ]
     title = (
-        f"Held-out accuracy ({policy.validation.get('held_out_problems', '?')} problems never fitted on; "
+        f"Cross-validated accuracy ({policy.validation.get('held_out_problems', '?')} problems, each scored by a "
+        f"policy fitted on the other folds; "
         f"{policy.budget_kind} budgets; [mean samples per problem])"
     )
     render.show_table(title, ("budget", "policy", "best single strategy", "oracle-bin policy"), budget_rows, console)

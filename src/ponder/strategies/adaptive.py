@@ -28,7 +28,7 @@ import dataclasses
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ponder.adaptive.allocate import allocate
@@ -96,6 +96,9 @@ class Adaptive:
     confidence: float | None = 0.95
     """early_stop: self_consistency's ``confidence``; None = stop only when the vote is unassailable, which
     never changes the answer the policy's choice would give with all its samples."""
+    policy_digest: str = field(default="", init=False)
+    """Set from the policy loaded (``Policy.digest``), so a run's configuration, and the eval's resume key,
+    change when the policy file's choices do (a re-calibrated policy redoes the problems)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
@@ -105,6 +108,7 @@ class Adaptive:
         if self.confidence is not None and not 0.5 < self.confidence <= 1:
             raise ConfigError(f"adaptive confidence must be in (0.5, 1] or None, got {self.confidence!r}")
         self._policy: Policy = default_policy() if self.policy is None else load_policy(self.policy)
+        self.policy_digest = self._policy.digest()
 
     def work_units(self, n_problems: int) -> int:
         return n_problems * self.budget
