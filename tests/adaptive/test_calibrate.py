@@ -85,7 +85,7 @@ def test_the_calibrate_command_prints_tables_and_writes_the_policy(tmp_path):
     task_file = write_task(tmp_path / "qa.jsonl", n=8)
     out = tmp_path / "p.json"
     args = ["calibrate", "--task", "jsonl", "--task-option", f"path={task_file}", "--backend", "fake"]
-    args += ["--split", "test", "--strategies", "self_consistency", "--budgets", "1,2", "--probe", "2"]
+    args += ["--split", "test", "--strategies", "self_consistency", "--budgets", "1..2", "--probe", "2"]
     args += ["--out", str(out), "-q"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from ponder.backends.fake import FakeBackend
-from ponder.cli.eval_cmd import eval_, parse_options, report
+from ponder.cli.eval_cmd import budget_list, eval_, parse_options, report
 from ponder.errors import ConfigError
 from ponder.eval.config import EvalConfig
 from ponder.eval.grid import drop_unused_scorer
@@ -147,6 +148,20 @@ def test_command_errors(tmp_path: Path):
     assert isinstance(result.exception, ConfigError) and "STRATEGY.KEY=VALUE" in str(result.exception)
     result = CliRunner().invoke(app(), ["report", str(tmp_path), "--exchange-rate", "1e9,2"])
     assert isinstance(result.exception, ConfigError) and "LARGE_PARAMS" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("text", "budgets"),
+    [("1..32", (1, 2, 4, 8, 16, 32)), ("1..12", (1, 2, 4, 8, 12)), ("3..3", (3,)), ("1..4,6,4", (1, 2, 4, 6))],
+)
+def test_budget_ranges_double(text, budgets):
+    assert budget_list("--budgets", text) == budgets
+
+
+@pytest.mark.parametrize("text", ["4..2", "0..8", "1..x", "..4", "1...4"])
+def test_bad_budget_ranges_show_the_text(text):
+    with pytest.raises(ConfigError, match=re.escape(repr(text))):
+        budget_list("--budgets", text)
 
 
 def test_parse_options():

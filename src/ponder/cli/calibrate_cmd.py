@@ -31,7 +31,9 @@ def calibrate_cmd(
     out: Annotated[Path, Opt("--out", "-o", help="Where to write the policy JSON.")],
     task: Annotated[str, Opt(help="Task to calibrate on.")] = "gsm_symbolic",
     strategies: Annotated[str, Opt(help="Comma-separated strategies.")] = "self_consistency,best_of_n",
-    budgets: Annotated[str, Opt(help="Comma-separated budgets (samples).")] = "1,2,4,8,16",
+    budgets: Annotated[str, Opt(help="Comma-separated budgets (samples); A..B doubles: 1..32 = 1,2,4,8,16,32.")] = (
+        "1,2,4,8,16"
+    ),
     limit: Annotated[int | None, Opt(help="Calibration problems (first N of the split; 0 = all).")] = 200,
     split: Annotated[str, Opt(help="Task split to calibrate on (gsm_symbolic: calibration).")] = "calibration",
     offset: Annotated[int, Opt(help="Problems of the split skipped before the first one used.")] = 0,

@@ -47,11 +47,23 @@ def _split(name: str, text: str) -> list[str]:
     return items
 
 
-def _ints(name: str, text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in _split(name, text))
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be comma-separated integers, got {text!r}") from exc
+def budget_list(name: str, text: str) -> tuple[int, ...]:
+    """Comma-separated budgets; an item ``A..B`` doubles from A while <= B, and ends with B (``1..32`` =
+    1,2,4,8,16,32; ``1..12`` = 1,2,4,8,12). A ConfigError shows the bad text."""
+    out: list[int] = []
+    for item in _split(name, text):
+        low, dots, high = item.partition("..")
+        try:
+            first, last = int(low), int(high if dots else low)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be comma-separated integers or ranges A..B, got {text!r}") from exc
+        if dots and not 1 <= first <= last:
+            raise ConfigError(f"{name}: a range A..B needs 1 <= A <= B, got {item!r}")
+        while first < last:
+            out.append(first)
+            first *= 2
+        out.append(last)
+    return tuple(dict.fromkeys(out))
 
 
 def _sequence_params(factory: Any) -> set[str]:
@@ -111,7 +123,9 @@ def eval_(
     out: Annotated[Path, Opt("--out", "-o", help="Output directory; an existing one is resumed.")],
     task: Annotated[str, Opt(help="Task (gsm_symbolic, math, gsm8k, jsonl, ...).")] = "gsm_symbolic",
     strategies: Annotated[str, Opt(help="Comma-separated strategies.")] = "self_consistency",
-    budgets: Annotated[str, Opt(help="Comma-separated budgets (n, rounds, ... per strategy).")] = "1,2,4,8",
+    budgets: Annotated[
+        str, Opt(help="Comma-separated budgets (n, rounds, ... per strategy); A..B doubles: 1..16 = 1,2,4,8,16.")
+    ] = "1,2,4,8",
     seeds: Annotated[int, Opt(help="Number of sampling seeds (0..N-1).")] = 1,
     limit: Annotated[int | None, Opt(help="First N problems of the split (default 100; 0 = all).")] = 100,
     offset: Annotated[int, Opt(help="Problems of the split skipped before the first one run.")] = 0,
@@ -180,7 +194,7 @@ def build_config(flags: dict[str, Any]) -> EvalConfig:
         limit=None if flags["limit"] == 0 else flags["limit"],
         offset=flags.get("offset", 0),
         strategies=tuple(names),
-        budgets=_ints("--budgets", flags["budgets"]),
+        budgets=budget_list("--budgets", flags["budgets"]),
         seeds=tuple(range(seeds)),
         strategy_params=_strategy_params(flags["param"], names),
         budget_params=_budget_params(flags["budget_param"]),
