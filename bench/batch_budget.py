@@ -74,7 +74,7 @@ def _config(args: argparse.Namespace, per_problem: int) -> EvalConfig:
         backend_options=options if args.backend == "llamacpp" else {}, split="test", limit=args.held_out,
         offset=args.offset, strategies=("adaptive",), budgets=(args.budget,), strategy_params=params,
         max_tokens=args.max_tokens, cache_path=args.cache, out=args.runs / f"t{per_problem}",
-        total_budget_tokens=per_problem * args.held_out,
+        total_budget_tokens=per_problem * args.held_out, chunk_size=args.held_out,  # one batch, one cap
     )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from ponder.backends.fake import FakeBackend
 from ponder.budget import Budget, Meter, Metered
-from ponder.errors import BudgetExhausted, ConfigError, ScorerError
+from ponder.errors import BackendError, BudgetExhausted, ConfigError, ScorerError
 from ponder.registry import Registry
 from ponder.scorers.base import aggregate
 from ponder.types import Problem, SamplingParams, Usage
@@ -123,3 +123,32 @@ def test_fake_backend_stop_strings_and_length():
     assert (c.text, c.finish_reason, c.stop_reason) == ("alpha beta", "stop", "\n\n")
     [g] = backend.generate(["p"], SamplingParams(max_tokens=3))
     assert (g.completions[0].n_tokens, g.completions[0].finish_reason) == (3, "length")
+
+
+def test_a_capped_call_runs_as_many_prompts_at_full_length_as_fit_before_sharing():
+    """100 tokens left, 4 prompts of up to 40 tokens, each answered in 11: sizing by max_tokens alone would
+    cut every sample to 25; instead the call runs prompts at full length while the others keep a token each,
+    re-sized after each part from what was really spent, and no sample is cut."""
+    inner = FakeBackend(["w " * 10])  # 11 tokens
+    backend = Metered(inner, Meter(Budget(max_completion_tokens=100)))
+    out = backend.generate(["a", "b", "c", "d"], SamplingParams(max_tokens=40, offsets=(0, 1, 2, 3)), tags=list("abcd"))
+    assert [c.n_tokens for g in out for c in g.completions] == [11, 11, 11, 11]
+    # (100 - 4) // 39 = 2 prompts at full length; then 78 left: (78 - 2) // 39 = 1; then 67 >= 40: the last
+    assert [len(p) for p, _, _ in inner.calls] == [2, 1, 1]
+    assert [params.offsets for _, params, _ in inner.calls] == [(0, 1), (2,), (3,)]
+    assert {params.max_tokens for _, params, _ in inner.calls} == {40}
+    assert backend.usage.calls == 3 and backend.meter.usage_for("d").completion_tokens == 11
+    out = backend.generate(["e", "f"], SamplingParams(max_tokens=40), n=2)  # 56 left < 80 per prompt: shared
+    assert [c.n_tokens for g in out for c in g.completions] == [11] * 4 and inner.calls[-1][1].max_tokens == 14
+
+
+def test_a_failure_after_part_of_a_capped_call_reports_every_generation_it_paid_for():
+    backend = Metered(FakeBackend(["w " * 10], fail_on_call=2), Meter(Budget(max_completion_tokens=100)))
+    with pytest.raises(BackendError, match="fail on call 2") as info:
+        backend.generate(["a", "b", "c", "d"], SamplingParams(max_tokens=40))
+    assert len(info.value.spent) == 2 and backend.usage.completion_tokens == 22  # the first part, charged once
+    outer = Metered(backend)  # a view over it charges what the whole call spent before failing
+    backend.inner.fail_on_call = 4
+    with pytest.raises(BackendError):
+        outer.generate(["e", "f", "g"], SamplingParams(max_tokens=40))  # 78 left: one prompt, then call 4 fails
+    assert outer.usage.completion_tokens == 11 and backend.usage.completion_tokens == 33

@@ -100,18 +100,53 @@ class Metered(Wrapper):
         self, prompts: Sequence[str], params: SamplingParams, n: int = 1, *, tags: Sequence[str] | None = None
     ) -> list[Generation]:
         """Generate through the inner backend and charge the call. ``tags[i]`` names whom prompt i is for
-        (a problem id), so usage can also be read per problem with ``meter.usage_for``."""
+        (a problem id), so usage can also be read per problem with ``meter.usage_for``.
+
+        Under a token cap the call never overshoots it: when its prompts' samples could not all run to
+        ``max_tokens`` within what is left, it runs as consecutive calls of as many prompts as can (each
+        charged before the next is sized, so real lengths, usually far below ``max_tokens``, leave room for
+        more, and every later sample keeps at least one token); when not even one prompt's samples fit at full
+        length, each sample gets an even share of what is left."""
         if tags is not None and len(tags) != len(prompts):
             raise ConfigError(f"tags must match prompts: {len(tags)} tags for {len(prompts)} prompts")
+        out: list[Generation] = []
+        start = 0
+        while True:  # once for an empty call too
+            count, call = self._fit(params, n, len(prompts) - start)
+            end = start + count
+            if params.offsets:
+                call = call.replace(offsets=params.offsets[start:end])
+            try:
+                out += self._charged(prompts[start:end], call, n, None if tags is None else tags[start:end])
+            except BackendError as exc:
+                if not out:
+                    raise
+                raise BackendError(str(exc), retryable=exc.retryable, spent=(*out, *exc.spent)) from exc
+            start = end
+            if start >= len(prompts):
+                return out
+
+    def _fit(self, params: SamplingParams, n: int, prompts: int) -> tuple[int, SamplingParams]:
+        """How many of the next ``prompts`` prompts the next call takes, and its params (see ``generate``)."""
         self.meter.check()
         remaining = self.meter.budget.remaining_tokens(self.meter.usage)
-        samples = max(1, len(prompts) * n)
-        if remaining is not None and remaining < params.max_tokens * samples:
-            # Never overshoot the cap: shrink each sample's allowance to an even share of what is left.
-            share = remaining // samples
-            if share < 1:
-                raise BudgetExhausted(f"budget exhausted: {remaining} tokens left for {samples} samples")
-            params = params.replace(max_tokens=min(params.max_tokens, share))
+        samples = max(1, n)
+        per_prompt = params.max_tokens * samples
+        if remaining is None or remaining >= per_prompt * prompts:
+            return prompts, params
+        # Prompts at full length, leaving one token for each sample of the others: full < prompts here.
+        full = (remaining - prompts * samples) // (per_prompt - samples) if per_prompt > samples else 0
+        if full >= 1:
+            return full, params
+        share = remaining // (prompts * samples)
+        if share < 1:
+            raise BudgetExhausted(f"budget exhausted: {remaining} tokens left for {prompts * samples} samples")
+        return prompts, params.replace(max_tokens=min(params.max_tokens, share))
+
+    def _charged(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, tags: Sequence[str] | None
+    ) -> list[Generation]:
+        """One call of the inner backend, charged to the meter (what it finished before failing included)."""
         start = time.perf_counter()
         try:
             out = self.inner.generate(prompts, params, n)
