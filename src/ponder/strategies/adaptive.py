@@ -17,8 +17,10 @@ the policy's choice for that bin and budget (Snell et al., 2024, with a probe in
 
 The probe counts against the budget (policy entries are fitted that way, see ``adaptive.fit``). When the
 run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is a batch budget: after
-probing every problem, the tokens left are split by difficulty (``adaptive.allocate``), each problem's
-budget becomes its share, and a choice the cap cuts short falls back to the probe's vote (in the trace).
+probing every problem, the tokens left are split (``adaptive.allocate``): by the accuracy the policy's
+entries measured, each sample where it gains the most per token, or, for a policy without measured
+accuracies (the built-in one), by difficulty. Each problem's budget becomes its share, and a choice the cap
+cuts short falls back to the probe's vote (in the trace).
 Without ``policy`` the built-in default policy is used (``adaptive.policy.default_policy``).
 """
 
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ponder.adaptive.allocate import allocate
+from ponder.adaptive.allocate import allocate, allocate_by_value
 from ponder.adaptive.difficulty import bin_of, difficulty
 from ponder.adaptive.policy import Entry, Policy, check_policy, default_policy, load_policy, task_label
 from ponder.adaptive.stopping import batch_params
@@ -167,8 +169,14 @@ class Adaptive:
         if left is None:
             return [self.budget] * len(problems), []
         cost = [max((c.n_tokens for c in probes[p.id]), default=1) for p in problems]
-        budgets = allocate(values, cost, k, max(k, self.budget), left)
-        data = {"tokens_left": left, "samples": dict(zip([p.id for p in problems], budgets, strict=True))}
+        policy, most = self._policy, max(k, self.budget)
+        if all(e.accuracy is not None for e in policy.entries):  # calibrated: by accuracy gained per token
+            levels = sorted({e.budget for e in policy.entries})
+            curves = [{b: policy.choose(bin_of(v, policy.edges), b)[0].accuracy or 0.0 for b in levels} for v in values]
+            budgets, rule = allocate_by_value(curves, cost, k, most, left), "calibrated accuracy gained per token"
+        else:
+            budgets, rule = allocate(values, cost, k, most, left), "difficulty (the policy has no measured accuracies)"
+        data = {"tokens_left": left, "rule": rule, "samples": dict(zip([p.id for p in problems], budgets, strict=True))}
         return budgets, [TraceEvent("allocate", data)]
 
     def _probe_event(self, probe: Sequence[Candidate], k: int) -> TraceEvent:
