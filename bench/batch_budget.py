@@ -2,11 +2,11 @@
 
 For each token budget per problem T (``--per-problem``), runs ``adaptive`` over the held-out problems as one
 batch with ``total_budget_tokens = T x problems`` (``ponder eval --total-budget-tokens``): every problem is
-probed, the tokens left are split by predicted difficulty (``adaptive.allocate``), and each problem runs the
-policy's choice for its share. Reports accuracy and generated tokens per problem (never above T), and how
-the samples went: per difficulty bin, its problems and the mean samples they were allotted. Next to it, from a
-run of the same problems (``--reference-run``, e.g. bench.adaptive's held-out directory), self-consistency
-and adaptive at fixed per-question budgets.
+probed, the tokens left are split over the problems (``adaptive.allocate``: by the policy's calibrated
+accuracy per token), and each problem runs the policy's choice for its share. Reports accuracy and
+generated tokens per problem (never above T), and how the samples went: per difficulty bin, its problems
+and the mean samples they were allotted. Next to it, from a run of the same problems (``--reference-run``,
+e.g. bench.adaptive's held-out directory), self-consistency and adaptive at fixed per-question budgets.
 
 Replays a generation cache (``--cache``) so the samples are those of the reference run when it drew them.
 

@@ -152,3 +152,12 @@ def test_a_failure_after_part_of_a_capped_call_reports_every_generation_it_paid_
     with pytest.raises(BackendError):
         outer.generate(["e", "f", "g"], SamplingParams(max_tokens=40))  # 78 left: one prompt, then call 4 fails
     assert outer.usage.completion_tokens == 11 and backend.usage.completion_tokens == 33
+
+
+def test_a_call_cap_keeps_a_capped_call_whole_and_offsets_must_match_prompts():
+    inner = FakeBackend(["w " * 10])
+    backend = Metered(inner, Meter(Budget(max_completion_tokens=100, max_calls=1)))
+    out = backend.generate(["a", "b", "c", "d"], SamplingParams(max_tokens=40))  # one call, 25 tokens each
+    assert len(out) == 4 and len(inner.calls) == 1 and inner.calls[0][1].max_tokens == 25
+    with pytest.raises(ConfigError, match="3 offsets for 4 prompts"):
+        Metered(FakeBackend()).generate(["a", "b", "c", "d"], SamplingParams(offsets=(0, 1, 2)))

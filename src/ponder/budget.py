@@ -102,13 +102,16 @@ class Metered(Wrapper):
         """Generate through the inner backend and charge the call. ``tags[i]`` names whom prompt i is for
         (a problem id), so usage can also be read per problem with ``meter.usage_for``.
 
-        Under a token cap the call never overshoots it: when its prompts' samples could not all run to
-        ``max_tokens`` within what is left, it runs as consecutive calls of as many prompts as can (each
-        charged before the next is sized, so real lengths, usually far below ``max_tokens``, leave room for
-        more, and every later sample keeps at least one token); when not even one prompt's samples fit at full
-        length, each sample gets an even share of what is left."""
+        Under a token cap the call never overshoots it. When the budget caps tokens only and the prompts'
+        samples could not all run to ``max_tokens`` within what is left, the call runs as consecutive calls
+        of as many prompts as can (each charged before the next is sized, so real lengths, usually far below
+        ``max_tokens``, leave room for more, and every later sample keeps at least one token); otherwise, or
+        when not even one prompt's samples fit at full length, each sample gets an even share of what is
+        left."""
         if tags is not None and len(tags) != len(prompts):
             raise ConfigError(f"tags must match prompts: {len(tags)} tags for {len(prompts)} prompts")
+        if params.offsets and len(params.offsets) != len(prompts):  # checked here: a split call slices them
+            raise ConfigError(f"offsets must match prompts: {len(params.offsets)} offsets for {len(prompts)} prompts")
         out: list[Generation] = []
         start = 0
         while True:  # once for an empty call too
@@ -119,9 +122,8 @@ class Metered(Wrapper):
             try:
                 out += self._charged(prompts[start:end], call, n, None if tags is None else tags[start:end])
             except BackendError as exc:
-                if not out:
-                    raise
-                raise BackendError(str(exc), retryable=exc.retryable, spent=(*out, *exc.spent)) from exc
+                exc.spent = (*out, *exc.spent)  # the earlier parts too, for a meter wrapping this one
+                raise
             start = end
             if start >= len(prompts):
                 return out
@@ -134,8 +136,11 @@ class Metered(Wrapper):
         per_prompt = params.max_tokens * samples
         if remaining is None or remaining >= per_prompt * prompts:
             return prompts, params
-        # Prompts at full length, leaving one token for each sample of the others: full < prompts here.
+        # Prompts at full length, leaving one token for each sample of the others: full < prompts here. Only
+        # under a cap on tokens alone: a call or FLOPs cap could refuse a later part after paying for some.
+        only_tokens = self.meter.budget.max_calls is None and self.meter.budget.max_flops is None
         full = (remaining - prompts * samples) // (per_prompt - samples) if per_prompt > samples else 0
+        full = full if only_tokens else 0
         if full >= 1:
             return full, params
         share = remaining // (prompts * samples)

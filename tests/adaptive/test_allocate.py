@@ -37,13 +37,16 @@ def test_bad_allocation_arguments_are_config_errors():
         allocate_by_value([EASY_CURVE], [10], probe=4, most=2, tokens=10)
 
 
-def _calibrated(tmp_path) -> str:
+def _calibrated(tmp_path, budget_kind="max") -> str:
     entries = [
         Entry(bin=b, budget=budget, strategy="self_consistency", params={"n": budget}, accuracy=acc, problems=10)
         for b, curve in enumerate([EASY_CURVE, HARD_CURVE])
         for budget, acc in curve.items()
     ]
-    policy = Policy(model="fake", task="math", estimator="agreement", probe=2, edges=[0.25], entries=entries)
+    policy = Policy(
+        model="fake", task="math", estimator="agreement", probe=2, edges=[0.25], entries=entries,
+        budget_kind=budget_kind,
+    )  # fmt: skip
     return str(save_policy(policy, tmp_path / "policy.json"))
 
 
@@ -63,3 +66,14 @@ def test_a_calibrated_batch_budget_goes_where_calibration_says_samples_pay(
     assert ctx.backend.usage.completion_tokens <= cap
     [event] = [e.data for e in results[0].trace if e.kind == "allocate"]
     assert event["rule"].startswith("calibrated accuracy")
+
+
+def test_a_mean_budget_policy_splits_a_batch_budget_by_difficulty(make_ctx, tmp_path):
+    """A "mean" policy's entry at budget B may cost more than B, which the calibrated split does not charge."""
+    problems = [Problem("Easy question?", id="e"), Problem("Hard question?", id="h")]
+    script = sequence_script({"Easy": ["42"], "Hard": ["1", "2", "3"]})
+    ctx = make_ctx(backend=FakeBackend(script), budget=Budget(max_completion_tokens=10_000))
+    policy = _calibrated(tmp_path, budget_kind="mean")
+    results = run_chunks(get_strategy("adaptive", policy=policy, budget=8), problems, ctx, 2)
+    [event] = [e.data for e in results[0].trace if e.kind == "allocate"]
+    assert event["rule"].startswith("difficulty") and event["samples"] == {"e": 2, "h": 8}

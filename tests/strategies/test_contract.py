@@ -35,7 +35,8 @@ def test_one_full_result_per_problem(name, make_ctx):
         if r.selected is not None:
             assert r.candidates[r.selected].answer == r.answer
         assert r.trace, "a result explains itself"
-        assert r.config == dataclasses.asdict(get_strategy(name))
+        strategy = get_strategy(name)  # its parameters, and what it adds (adaptive: the policy's digest)
+        assert r.config == {**dataclasses.asdict(strategy), **getattr(strategy, "config_extras", dict)()}
     total = ctx.backend.usage.completion_tokens
     assert total == sum(r.usage.completion_tokens for r in results)
 

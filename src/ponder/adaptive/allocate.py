@@ -70,7 +70,7 @@ def allocate_by_value(
     if probe < 0 or most < probe:
         raise ConfigError(f"allocate_by_value needs 0 <= probe <= most, got probe={probe!r}, most={most!r}")
     levels = [sorted({probe, *(b for b in c if probe < b <= most)}) for c in curves]
-    value = [_stepped(c, probe) for c in curves]
+    value = [_stepped(c) for c in curves]
     at = [probe] * len(curves)
     left = max(0, tokens)
     while True:
@@ -88,9 +88,9 @@ def allocate_by_value(
         at[i] = b
 
 
-def _stepped(curve: Mapping[int, float], probe: int) -> Callable[[int], float]:
-    """The curve as a step function: a budget's value is that of the largest listed budget <= it (the
-    probe's own value when none is: the smallest listed budget's, which is what the policy then runs)."""
+def _stepped(curve: Mapping[int, float]) -> Callable[[int], float]:
+    """The curve as a step function: a budget's value is that of the largest listed budget <= it (below
+    them all, the smallest listed budget's: the policy then runs that entry)."""
     listed = sorted(curve)
 
     def at(budget: int) -> float:

@@ -280,7 +280,7 @@ def _cross_validate(groups: Sequence[Sequence[ProblemOutcome]], how: Fitting) ->
     sizes = [len(g) for g in groups]
     return {
         "folds": len(groups),
-        "fit_problems": sum(sizes) - max(sizes),
+        "fit_problems": sum(sizes) - max(sizes),  # the fewest any fold's policy was fitted on
         "held_out_problems": sum(sizes),
         "accuracy_by_budget": per_budget,
     }

@@ -59,7 +59,9 @@ class Entry(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     """The strategy's parameters (budget parameter included)."""
     accuracy: float | None = Field(default=None, ge=0, le=1)
-    """Accuracy measured on the calibration problems of this bin (fit part); None for the default policy."""
+    """Accuracy measured on the calibration problems of this bin that the policy was fitted on (in-sample: the
+    best of the cells that fit, so optimistic); batch budgets use it as the entry's value. None for the
+    default policy."""
     problems: int = Field(default=0, ge=0)
     """Calibration problems of this bin it was measured on."""
 
@@ -105,8 +107,9 @@ class Policy(BaseModel):
         return len(self.edges) + 1
 
     def digest(self) -> str:
-        """16 hex digits of sha256 over what decides the policy's choices (not its measurements or notes):
-        two policies with the same digest choose alike, so a run's records can say which one they used."""
+        """16 hex digits of sha256 over the policy without its correlations, validation and notes (what can
+        change its choices, entries' accuracies included, since batch budgets use them): two policies with
+        the same digest choose alike, so a run's records can say which one they used."""
         decisions = self.model_dump(mode="json", exclude={"correlations", "validation", "notes"})
         text = json.dumps(decisions, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

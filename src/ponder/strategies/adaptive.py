@@ -19,7 +19,8 @@ The probe counts against the budget (policy entries are fitted that way, see ``a
 run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is a batch budget: after
 probing every problem, the tokens left are split (``adaptive.allocate``): by the accuracy the policy's
 entries measured, each sample where it gains the most per token, or, for a policy without measured
-accuracies (the built-in one), by difficulty. Each problem's budget becomes its share, and a choice the cap
+accuracies (the built-in one) or with mean budgets (whose entries may cost more than their budget), by
+difficulty. Each problem's budget becomes its share, and a choice the cap
 cuts short falls back to the probe's vote (in the trace).
 Without ``policy`` the built-in default policy is used (``adaptive.policy.default_policy``).
 """
@@ -30,7 +31,7 @@ import dataclasses
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ponder.adaptive.allocate import allocate, allocate_by_value
@@ -98,9 +99,6 @@ class Adaptive:
     confidence: float | None = 0.95
     """early_stop: self_consistency's ``confidence``; None = stop only when the vote is unassailable, which
     never changes the answer the policy's choice would give with all its samples."""
-    policy_digest: str = field(default="", init=False)
-    """Set from the policy loaded (``Policy.digest``), so a run's configuration, and the eval's resume key,
-    change when the policy file's choices do (a re-calibrated policy redoes the problems)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
@@ -110,7 +108,11 @@ class Adaptive:
         if self.confidence is not None and not 0.5 < self.confidence <= 1:
             raise ConfigError(f"adaptive confidence must be in (0.5, 1] or None, got {self.confidence!r}")
         self._policy: Policy = default_policy() if self.policy is None else load_policy(self.policy)
-        self.policy_digest = self._policy.digest()
+
+    def config_extras(self) -> dict[str, Any]:
+        """The loaded policy's digest (``Policy.digest``), reported with the parameters (``config_of``), so a
+        run's configuration, and the eval's resume key, change when the policy file's choices do."""
+        return {"policy_digest": self._policy.digest()}
 
     def work_units(self, n_problems: int) -> int:
         return n_problems * self.budget
@@ -163,19 +165,21 @@ class Adaptive:
     def _budgets(
         self, problems: Sequence[Problem], probes: dict[str, list[Candidate]], values: list[float], k: int, ctx: Context
     ) -> tuple[list[int], list[TraceEvent]]:
-        """``budget`` each, or with a meter token cap, the tokens left split by difficulty."""
+        """``budget`` each, or with a meter token cap, the tokens left split over the problems: by calibrated
+        accuracy per token for a "max" policy whose entries all carry measured accuracies (an entry at budget
+        B then costs at most B samples, as the split charges it), else by difficulty."""
         meter = ctx.backend.meter
         left = meter.budget.remaining_tokens(meter.usage)
         if left is None:
             return [self.budget] * len(problems), []
         cost = [max((c.n_tokens for c in probes[p.id]), default=1) for p in problems]
         policy, most = self._policy, max(k, self.budget)
-        if all(e.accuracy is not None for e in policy.entries):  # calibrated: by accuracy gained per token
+        if policy.budget_kind == "max" and all(e.accuracy is not None for e in policy.entries):
             levels = sorted({e.budget for e in policy.entries})
             curves = [{b: policy.choose(bin_of(v, policy.edges), b)[0].accuracy or 0.0 for b in levels} for v in values]
             budgets, rule = allocate_by_value(curves, cost, k, most, left), "calibrated accuracy gained per token"
         else:
-            budgets, rule = allocate(values, cost, k, most, left), "difficulty (the policy has no measured accuracies)"
+            budgets, rule = allocate(values, cost, k, most, left), "difficulty (no per-question calibrated accuracies)"
         data = {"tokens_left": left, "rule": rule, "samples": dict(zip([p.id for p in problems], budgets, strict=True))}
         return budgets, [TraceEvent("allocate", data)]
 

@@ -180,13 +180,15 @@ def vote_weights(candidates: Sequence[Candidate], who: str) -> list[float]:
 
 def config_of(strategy: Any) -> dict[str, Any]:
     """The strategy's parameters as a plain dict (for Result.config and saved runs); a nested strategy
-    (a sampler) appears as ``{"strategy": name, **its parameters}``."""
+    (a sampler) appears as ``{"strategy": name, **its parameters}``. A strategy whose behaviour also depends on
+    something its parameters only point at (adaptive's policy file) adds it with ``config_extras()``."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(strategy):
         value = getattr(strategy, f.name)
         is_strategy = dataclasses.is_dataclass(value) and hasattr(value, "run")
         out[f.name] = {"strategy": value.name, **config_of(value)} if is_strategy else value
-    return out
+    extras = getattr(strategy, "config_extras", None)
+    return {**out, **extras()} if callable(extras) else out
 
 
 def result(
