@@ -8,10 +8,11 @@ still fit; it stops when no raise gains or fits. This is compute-optimal allocat
 over a whole batch: a sample goes where the calibration says it buys the most, which may be an easy
 question (a third sample breaking a wrong two-sample agreement) as well as a hard one.
 
-``allocate`` (the built-in policy, which has no measured accuracies) hands out extra samples one at a time, each to the
-problem with the largest ``difficulty / (extras so far + 1)`` (harder problems first, with diminishing
-returns), charging each extra sample that problem's largest probe sample in tokens (a conservative
-estimate of what one more sample costs). Problems of difficulty 0 (the probe agreed) get nothing extra.
+``allocate`` (the built-in policy, which has no measured accuracies, and mean-budget policies, whose
+entries may cost more than their budget) hands out extra samples one at a time, each to the problem with
+the largest ``difficulty / (extras so far + 1)`` (harder problems first, with diminishing returns),
+charging each extra sample that problem's largest probe sample in tokens (a conservative estimate of what
+one more sample costs). Problems of difficulty 0 (the probe agreed) get nothing extra.
 It never plans beyond ``tokens``; the meter's hard cap (``budget.Budget``) still guards the real spend,
 since a sample can run longer than its estimate.
 """

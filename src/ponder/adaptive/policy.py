@@ -19,7 +19,6 @@ another model or task. ``default_policy`` is the built-in fallback used without 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ponder.adaptive.difficulty import ESTIMATORS
 from ponder.errors import ConfigError
+from ponder.eval.grid import config_hash
 
 __all__ = [
     "BUDGET_KINDS",
@@ -110,9 +110,7 @@ class Policy(BaseModel):
         """16 hex digits of sha256 over the policy without its correlations, validation and notes (what can
         change its choices, entries' accuracies included, since batch budgets use them): two policies with
         the same digest choose alike, so a run's records can say which one they used."""
-        decisions = self.model_dump(mode="json", exclude={"correlations", "validation", "notes"})
-        text = json.dumps(decisions, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        return config_hash(self.model_dump(mode="json", exclude={"correlations", "validation", "notes"}))
 
     def choose(self, bin_: int, budget: int) -> tuple[Entry, str]:
         """The entry for ``bin_`` with the largest budget <= ``budget`` and a sentence saying how it was

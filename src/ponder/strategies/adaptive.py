@@ -20,8 +20,8 @@ run's meter has a token cap (``ponder eval --total-budget-tokens``), the cap is 
 probing every problem, the tokens left are split (``adaptive.allocate``): by the accuracy the policy's
 entries measured, each sample where it gains the most per token, or, for a policy without measured
 accuracies (the built-in one) or with mean budgets (whose entries may cost more than their budget), by
-difficulty. Each problem's budget becomes its share, and a choice the cap
-cuts short falls back to the probe's vote (in the trace).
+difficulty. Each problem's budget becomes its share, and a choice the cap cuts short falls back to the
+probe's vote (in the trace).
 Without ``policy`` the built-in default policy is used (``adaptive.policy.default_policy``).
 """
 
@@ -108,11 +108,12 @@ class Adaptive:
         if self.confidence is not None and not 0.5 < self.confidence <= 1:
             raise ConfigError(f"adaptive confidence must be in (0.5, 1] or None, got {self.confidence!r}")
         self._policy: Policy = default_policy() if self.policy is None else load_policy(self.policy)
+        self._digest = self._policy.digest()  # once: config_of reads it for every result
 
     def config_extras(self) -> dict[str, Any]:
         """The loaded policy's digest (``Policy.digest``), reported with the parameters (``config_of``), so a
         run's configuration, and the eval's resume key, change when the policy file's choices do."""
-        return {"policy_digest": self._policy.digest()}
+        return {"policy_digest": self._digest}
 
     def work_units(self, n_problems: int) -> int:
         return n_problems * self.budget
